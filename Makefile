@@ -1,0 +1,42 @@
+# Two commands for a fresh machine:
+#   make run    set up, then serve the API on port 8000 (PORT overrides) with demo data
+#   make test   set up, then run the linters and the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: setup run test lint devdb bench clean
+
+setup: $(STAMP) devdb
+
+# pip >= 25.1 installs the dependency groups of pyproject.toml without installing
+# the project itself. face_recognition goes in with --no-deps: its metadata asks
+# for dlib, which would compile for 15 minutes; dlib-bin is the prebuilt dlib.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(PY) -m pip install --quiet --group runtime --group dev
+	$(PY) -m pip install --quiet --no-deps --group face-nodeps
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Builds the embedded FerretDB once; the binary is cached by a hash of its sources.
+devdb: $(STAMP)
+	$(PY) -m devdb.launcher build
+
+run: setup
+	APP_ENV=$${APP_ENV:-dev} $(PY) app.py serve --demo
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy .
+
+test: setup lint
+	APP_ENV=test $(PY) -m pytest
+
+bench: setup
+	APP_ENV=test $(PY) -m bench.guard_vs_update
+
+clean:
+	rm -rf var/devdb .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""HTTP only: handlers, the error table, the message catalogue and the OpenAPI document."""

@@ -1,0 +1,66 @@
+"""What handlers may use, built once by the composition root (``app.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from pymongo import AsyncMongoClient
+
+from auth.model import Principal
+from common.clock import Clock
+from common.guard import Guard
+from common.idempotency import IdempotencyStore
+from common.mongo import Database, Document
+from common.ratelimit import RateLimiter
+from common.settings import Settings
+from people.repository import PeopleRepository
+
+
+class Authenticator(Protocol):
+    """Turns a request's credentials into a principal, or None when they are not valid."""
+
+    async def person(self, authorization: str | None) -> Principal | None: ...
+
+    async def service(self, service_key: str | None, scope: str | None) -> Principal | None: ...
+
+
+class DenyAllAuthenticator:
+    """Until the identity issue lands, nobody is authenticated."""
+
+    async def person(self, authorization: str | None) -> Principal | None:
+        return None
+
+    async def service(self, service_key: str | None, scope: str | None) -> Principal | None:
+        return None
+
+
+class HttpMetrics:
+    """Request counts and latency by route template (not raw path, to bound cardinality)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests answered",
+            ["route", "method", "status"], registry=registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds", "Time to answer an HTTP request",
+            ["route", "method", "status"], registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    clock: Clock
+    client: AsyncMongoClient[Document]
+    db: Database
+    guard: Guard
+    limiter: RateLimiter
+    idempotency: IdempotencyStore
+    people: PeopleRepository
+    authenticator: Authenticator
+    metrics: HttpMetrics

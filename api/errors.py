@@ -1,0 +1,69 @@
+"""One table from domain errors to HTTP status codes.
+
+A class maps through its closest listed ancestor, so a domain package's
+``FilingNotFound(NotFound)`` answers 404 without touching this file; a code
+with an unusual status is listed here explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common import errors as e
+
+ERROR_STATUS: dict[type[e.DomainError], int] = {
+    e.ValidationFailed: 400,
+    e.IdempotencyKeyRequired: 400,
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.IdempotencyInProgress: 409,
+    e.PreconditionFailed: 412,
+    e.IdempotencyKeyReused: 422,
+    e.PreconditionRequired: 428,
+    e.RateLimited: 429,
+    e.DomainError: 400,
+}
+
+# Errors the HTTP layer raises itself, with no domain meaning.
+HTTP_CODES: dict[int, str] = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    412: "PRECONDITION_FAILED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_FAILED",
+    428: "PRECONDITION_REQUIRED",
+    429: "RATE_LIMITED",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+class ApiError(Exception):
+    """An HTTP-level refusal (bad JSON, too large, not logged in)."""
+
+    def __init__(self, status: int, code: str | None = None, *,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(code or HTTP_CODES.get(status, "BAD_REQUEST"))
+        self.status = status
+        self.code = code or HTTP_CODES.get(status, "BAD_REQUEST")
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def status_for(error: e.DomainError) -> int:
+    for cls in type(error).__mro__:
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]
+    return 400
+
+
+def status_for_code(error_class: type[e.DomainError]) -> int:
+    for cls in error_class.__mro__:
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]
+    return 400

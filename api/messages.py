@@ -1,0 +1,73 @@
+"""The catalogue of citizen-facing messages, keyed by error code.
+
+zh-CN is complete; other locales (Mongolian, ``mn``) are added as another
+mapping and fall back to zh-CN code by code. Messages say what to do next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+DEFAULT_LOCALE = "zh-CN"
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "BAD_REQUEST": "请求格式不正确，请检查后重试。",
+        "INVALID_JSON": "请求内容不是有效的 JSON 对象，请检查后重试。",
+        "VALIDATION_FAILED": "填写的信息有误，请检查后重新提交。",
+        "INVALID_ID_NUMBER": "身份证号码不正确，请核对后重新输入。",
+        "INVALID_PERSON": "人员信息有误，请核对后重新提交。",
+        "UNAUTHENTICATED": "您尚未登录或登录已过期，请重新登录。",
+        "FORBIDDEN": "您没有办理此业务的权限。",
+        "NOT_FOUND": "没有找到您要的内容，请确认后重试。",
+        "PERSON_NOT_FOUND": "没有找到该人员的参保信息，请核对后重试，或拨打 12333 咨询。",
+        "METHOD_NOT_ALLOWED": "不支持此操作。",
+        "CONFLICT": "当前状态下不能办理此业务。",
+        "PRECONDITION_FAILED": "信息已被更新，请刷新页面后重新操作。",
+        "PRECONDITION_REQUIRED": "请先刷新页面获取最新信息，再提交修改。",
+        "PAYLOAD_TOO_LARGE": "上传的内容太大，请压缩或减少内容后重试。",
+        "UNSUPPORTED_MEDIA_TYPE": "上传的内容格式不支持。",
+        "IDEMPOTENCY_KEY_REQUIRED": "请求缺少防重复提交标识，请更新应用后重试。",
+        "IDEMPOTENCY_KEY_REUSED": "该提交标识已用于另一项不同的申请，请重新发起申请。",
+        "IDEMPOTENCY_IN_PROGRESS": "您的申请正在处理中，请稍候查看结果，不要重复提交。",
+        "RATE_LIMITED": "操作太频繁，请{retry_after_text}后再试。",
+        "INTERNAL_ERROR": "系统繁忙，请稍后再试。如需帮助，请拨打 12333。",
+        "SERVICE_UNAVAILABLE": "服务暂时不可用，请稍后再试。",
+        "NOT_READY": "服务暂时不可用，请稍后再试。",
+    },
+}
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def message_for(code: str, locale: str = DEFAULT_LOCALE,
+                params: Mapping[str, Any] | None = None) -> str:
+    template = (
+        CATALOGUE.get(locale, {}).get(code)
+        or CATALOGUE[DEFAULT_LOCALE].get(code)
+        or CATALOGUE[DEFAULT_LOCALE]["INTERNAL_ERROR"]
+    )
+    return template.format_map(_Blank(params or {}))
+
+
+def pick_locale(accept_language: str | None) -> str:
+    """The first locale in Accept-Language that the catalogue has, else zh-CN."""
+    for part in (accept_language or "").split(","):
+        language = part.split(";")[0].strip().split("-")[0].lower()
+        for locale in CATALOGUE:
+            if language and locale.split("-")[0].lower() == language:
+                return locale
+    return DEFAULT_LOCALE
+
+
+def wait_text(seconds: int) -> str:
+    """Plain Chinese for a wait: "30 秒", "5 分钟", "2 小时"."""
+    if seconds < 60:
+        return f"{seconds} 秒"
+    if seconds < 3600:
+        return f"{-(-seconds // 60)} 分钟"
+    return f"{-(-seconds // 3600)} 小时"

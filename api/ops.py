@@ -1,0 +1,123 @@
+"""Operations endpoints: liveness, readiness, metrics, the OpenAPI document and its viewer."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import ClassVar
+
+import swagger_ui_bundle
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo.errors import PyMongoError
+from tornado.web import StaticFileHandler
+
+from api.base import BaseHandler, HandlerKind, Route
+from api.errors import ApiError
+from api.openapi import Operation
+
+READINESS_TIMEOUT_S = 3.0
+_OK = {"type": "object", "properties": {"status": {"type": "string"}}}
+
+
+class HealthzHandler(BaseHandler):
+    kind = HandlerKind.PUBLIC
+    openapi: ClassVar = {"get": Operation("healthz", ("运维",), {200: ("进程在运行", _OK)})}
+
+    async def get(self) -> None:
+        self.write_json(200, {"status": "ok"})
+
+
+class ReadyzHandler(BaseHandler):
+    kind = HandlerKind.PUBLIC
+    openapi: ClassVar = {"get": Operation(
+        "readyz", ("运维",), {200: ("可以接收请求", _OK)}, errors=("NOT_READY",),
+    )}
+
+    async def get(self) -> None:
+        try:
+            await asyncio.wait_for(self.deps.db.command("ping"), READINESS_TIMEOUT_S)
+        except (PyMongoError, TimeoutError) as error:
+            reason = f"database did not answer: {type(error).__name__}"
+            raise ApiError(503, "NOT_READY", reason=reason, headers={"Retry-After": "5"}) from None
+        self.write_json(200, {"status": "ready"})
+
+
+class MetricsHandler(BaseHandler):
+    kind = HandlerKind.PUBLIC
+    openapi: ClassVar = {"get": Operation(
+        "metrics", ("运维",), {200: ("Prometheus 文本格式指标", {"type": "string"})},
+        response_type="text/plain",
+    )}
+
+    async def get(self) -> None:
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(generate_latest(self.deps.metrics.registry))
+
+
+class OpenApiHandler(BaseHandler):
+    kind = HandlerKind.PUBLIC
+    openapi: ClassVar = {"get": Operation(
+        "openapi", ("运维",), {200: ("OpenAPI 3.1 文档", {"type": "object"})},
+    )}
+
+    async def get(self) -> None:
+        self.write_json(200, self.application.settings["openapi_document"])
+
+
+SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>12333 服务 API 文档</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script src="/docs/static/swagger-ui-standalone-preset.js"></script>
+<script src="/docs/static/docs-init.js"></script>
+</body></html>"""
+
+_DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui",
+  deepLinking: true, presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+  layout: "StandaloneLayout"});"""
+
+
+class DocsHandler(BaseHandler):
+    """Swagger UI from the bundled, offline copy: no CDN is reachable in production networks."""
+
+    kind = HandlerKind.PUBLIC
+    openapi: ClassVar = {"get": Operation(
+        "docs", ("运维",), {200: ("Swagger UI 页面", {"type": "string"})},
+        response_type="text/html",
+    )}
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Cache-Control", "no-cache")
+
+    async def get(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.finish(_DOCS_PAGE)
+
+
+class DocsInitHandler(BaseHandler):
+    kind = HandlerKind.PUBLIC
+    in_openapi = False
+
+    async def get(self) -> None:
+        self.set_header("Content-Type", "application/javascript; charset=UTF-8")
+        self.finish(_DOCS_INIT)
+
+
+class DocsStaticHandler(StaticFileHandler):
+    kind = HandlerKind.PUBLIC
+    in_openapi = False
+
+
+routes: list[Route] = [
+    (r"/healthz", HealthzHandler),
+    (r"/readyz", ReadyzHandler),
+    (r"/metrics", MetricsHandler),
+    (r"/openapi.json", OpenApiHandler),
+    (r"/docs", DocsHandler),
+    (r"/docs/static/docs-init.js", DocsInitHandler),
+    (r"/docs/static/(?P<path>.+)", DocsStaticHandler, {"path": str(SWAGGER_DIR)}),
+]

@@ -1,0 +1,237 @@
+"""Composition root and command line.
+
+    python app.py serve [--demo]      serve the API (dev: on the embedded database)
+    python app.py init-db             create missing indexes
+    python app.py import-people FILE  upsert people from a CSV file
+    python app.py seed-demo           load the deterministic demo people
+
+``make_app(settings, deps)`` is how both the server and the tests build the
+Tornado application.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import logging
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from tornado.httpserver import HTTPServer
+from tornado.web import Application
+from tqdm import tqdm
+
+from api.base import NotFoundHandler
+from api.deps import Authenticator, DenyAllAuthenticator, Deps, HttpMetrics
+from api.openapi import build_document
+from api.routes import Route, all_routes, bind, check_routes
+from common import guard as guard_module
+from common import idempotency as idempotency_module
+from common import ratelimit as ratelimit_module
+from common.clock import Clock, SystemClock
+from common.guard import Guard
+from common.idempotency import IdempotencyStore
+from common.logs import configure_logging
+from common.mongo import IndexSpec, database, ensure_indexes, make_client
+from common.ratelimit import RateLimiter
+from common.settings import Settings, SettingsError
+from people import repository as people_repository
+from people.demo import demo_rows
+from people.repository import PeopleRepository
+from people.service import ImportReport, import_people, missing_columns
+
+VERSION = "0.1.0"
+log = logging.getLogger("app")
+
+
+def all_indexes() -> list[IndexSpec]:
+    return [
+        *guard_module.INDEXES,
+        *ratelimit_module.INDEXES,
+        *idempotency_module.INDEXES,
+        *people_repository.INDEXES,
+    ]
+
+
+def build_deps(settings: Settings, *, mongodb_uri: str | None = None, clock: Clock | None = None,
+               authenticator: Authenticator | None = None) -> Deps:
+    uri = mongodb_uri or settings.mongodb_uri
+    if uri is None:
+        raise SettingsError("no database: set MONGODB_URI or start the embedded devdb")
+    clock = clock or SystemClock()
+    client = make_client(uri, embedded=settings.uses_embedded_db)
+    db = database(client, settings.mongodb_db)
+    guard = Guard(db[guard_module.COLLECTION], clock)
+    return Deps(
+        settings=settings,
+        clock=clock,
+        client=client,
+        db=db,
+        guard=guard,
+        limiter=RateLimiter(guard, db[guard_module.COLLECTION],
+                            db[ratelimit_module.COUNTERS], clock),
+        idempotency=IdempotencyStore(db[idempotency_module.COLLECTION], clock),
+        people=PeopleRepository(db),
+        authenticator=authenticator or DenyAllAuthenticator(),
+        metrics=HttpMetrics(CollectorRegistry()),
+    )
+
+
+def make_app(settings: Settings, deps: Deps, extra_routes: Sequence[Route] = ()) -> Application:
+    """The Tornado application. ``extra_routes`` lets tests mount probes beside the real API."""
+    routes = [*all_routes(), *extra_routes]
+    check_routes(routes)
+    return Application(
+        bind(routes, deps),
+        default_handler_class=NotFoundHandler,
+        default_handler_args={"deps": deps, "route": "unmatched"},
+        openapi_document=build_document(routes, version=VERSION),
+        # Access lines are written by BaseHandler.on_finish, in JSON with the request id.
+        log_function=lambda handler: None,
+        serve_traceback=False,
+        compress_response=True,
+    )
+
+
+def http_server(app: Application, settings: Settings) -> HTTPServer:
+    # The per-route limits in BaseHandler are the real ones; this is the ceiling.
+    return HTTPServer(app, max_body_size=max(settings.max_upload_body_bytes,
+                                             settings.max_json_body_bytes),
+                      idle_connection_timeout=60, body_timeout=120)
+
+
+async def init_db(deps: Deps) -> list[str]:
+    return await ensure_indexes(deps.db, all_indexes())
+
+
+# -- commands ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def database_uri(settings: Settings) -> Iterator[str]:
+    """The configured database, or in dev a started embedded devdb under ``DATA_DIR``."""
+    if settings.mongodb_uri is not None:
+        yield settings.mongodb_uri
+        return
+    from devdb.launcher import DevDB
+
+    devdb = DevDB(Path(settings.data_dir) / "devdb")
+    log.info("starting embedded devdb", extra={"data_dir": str(devdb.data_dir)})
+    try:
+        yield devdb.start()
+    finally:
+        devdb.stop()
+
+
+async def _serve(settings: Settings, uri: str, *, demo: bool) -> None:
+    deps = build_deps(settings, mongodb_uri=uri)
+    await init_db(deps)
+    if demo:
+        report = await _seed_demo(deps, progress=False)
+        log.info("demo data loaded", extra={"people": report.accepted})
+    server = http_server(make_app(settings, deps), settings)
+    server.listen(settings.port)
+    log.info("serving", extra={"port": settings.port, "env": settings.app_env})
+    print(f"API on http://127.0.0.1:{settings.port}  (docs: /docs, ready: /readyz)",
+          file=sys.stderr)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.stop()
+    await server.close_all_connections()
+    await deps.client.close()
+
+
+async def _with_deps(settings: Settings, uri: str) -> Deps:
+    deps = build_deps(settings, mongodb_uri=uri)
+    await init_db(deps)
+    return deps
+
+
+async def _seed_demo(deps: Deps, *, progress: bool) -> ImportReport:
+    rows = demo_rows()
+    with tqdm(total=len(rows), desc="demo people", disable=not progress, unit="row") as bar:
+        return await import_people(enumerate(rows, start=2), people=deps.people,
+                                   clock=deps.clock, on_row=lambda: bar.update())
+
+
+async def _import_people_file(deps: Deps, path: Path) -> ImportReport:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        total = max(sum(1 for _ in handle) - 1, 0)
+        handle.seek(0)
+        reader = csv.DictReader(handle)
+        missing = missing_columns(reader.fieldnames or [])
+        if missing:
+            raise SystemExit(f"{path}: missing columns {', '.join(missing)}")
+        rows = ((reader.line_num, row) for row in reader)
+        with tqdm(total=total, desc=path.name, unit="row") as bar:
+            return await import_people(rows, people=deps.people, clock=deps.clock,
+                                       on_row=lambda: bar.update())
+
+
+def _print_report(report: ImportReport) -> None:
+    print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejected)}")
+    for row in report.rejected:
+        where = f" [{row.field}]" if row.field else ""
+        print(f"  line {row.line}{where}: {row.reason}")
+
+
+@dataclass
+class _Command:
+    name: str
+    args: argparse.Namespace
+
+
+async def _run_command(settings: Settings, uri: str, command: _Command) -> int:
+    if command.name == "serve":
+        await _serve(settings, uri, demo=command.args.demo)
+        return 0
+    deps = await _with_deps(settings, uri)
+    try:
+        if command.name == "init-db":
+            print("\n".join(await init_db(deps)))
+        elif command.name == "seed-demo":
+            _print_report(await _seed_demo(deps, progress=True))
+        elif command.name == "import-people":
+            report = await _import_people_file(deps, Path(command.args.file))
+            _print_report(report)
+            return 1 if report.rejected and not report.accepted else 0
+    finally:
+        await deps.client.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python app.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--demo", action="store_true", help="load the demo people first")
+    sub.add_parser("init-db", help="create missing indexes (idempotent)")
+    sub.add_parser("seed-demo", help="load the deterministic demo people")
+    importer = sub.add_parser("import-people", help="upsert people from a CSV file")
+    importer.add_argument("file")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    command = _Command(args.command or "serve", args)
+    if not hasattr(args, "demo"):
+        args.demo = False
+    with database_uri(settings) as uri:
+        return asyncio.run(_run_command(settings, uri, command))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

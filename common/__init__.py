@@ -1,0 +1,2 @@
+"""Shared building blocks every domain uses: clock, guard, rate limiter, idempotency,
+versioning, masking and logging."""

@@ -1,0 +1,68 @@
+"""The guard: a claim that holds under concurrency on MongoDB and FerretDB alike.
+
+FerretDB v1 runs ``update``/``findAndModify`` as read-then-write by ``_id``
+without re-checking the filter, so a conditional update cannot protect a
+single-use code, an attempt slot or a version step. An insert can: both servers
+reject a second document with the same ``_id`` atomically (E11000). So every
+such claim is an insert whose ``_id`` is the guarded key, and only the winner
+goes on to change state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from common.clock import Clock
+from common.mongo import Collection, IndexSpec
+
+COLLECTION = "guards"
+
+INDEXES = [IndexSpec(COLLECTION, [("expires_at", 1)], name="expires_at")]
+
+
+class Guard:
+    def __init__(self, collection: Collection, clock: Clock) -> None:
+        self._guards = collection
+        self._clock = clock
+
+    async def claim(self, key: str, *, ttl: timedelta | None = None,
+                    owner: str | None = None, **data: Any) -> bool:
+        """Try to take ``key``. True: this caller won. False: someone holds it already.
+
+        ``ttl`` only marks when the claim may be swept away; expiry is never
+        enforced by the database, and whoever reads a claim checks it.
+        """
+        now = self._clock.now()
+        document = {"_id": key, "claimed_at": now, "owner": owner, **data}
+        if ttl is not None:
+            document["expires_at"] = now + ttl
+        try:
+            await self._guards.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def holder(self, key: str) -> dict[str, Any] | None:
+        """Who holds ``key`` and since when, or None."""
+        found = await self._guards.find_one({"_id": key})
+        if found is None:
+            return None
+        found.pop("_id")
+        return found
+
+    async def release(self, key: str, *, owner: str | None = None) -> bool:
+        """Give a claim back (for claims that guard a step that then failed)."""
+        query: dict[str, Any] = {"_id": key}
+        if owner is not None:
+            query["owner"] = owner
+        result = await self._guards.delete_one(query)
+        return result.deleted_count == 1
+
+    async def sweep_expired(self, *, before: datetime | None = None) -> int:
+        """Delete claims whose ``expires_at`` has passed (there is no TTL index to do it)."""
+        cutoff = before or self._clock.now()
+        result = await self._guards.delete_many({"expires_at": {"$lt": cutoff}})
+        return result.deleted_count

@@ -1,0 +1,75 @@
+"""MongoDB client construction and idempotent index creation.
+
+The same driver (PyMongo's ``AsyncMongoClient``) talks to a MongoDB replica set
+in production and to the embedded FerretDB in development and tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any
+
+from bson.codec_options import CodecOptions
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+log = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+Database = AsyncDatabase[Document]
+Collection = AsyncCollection[Document]
+
+# Readiness must answer within a few seconds when the database is gone, so
+# server selection gives up after about 2 s instead of PyMongo's default 30 s.
+SERVER_SELECTION_TIMEOUT_MS = 2000
+
+
+def make_client(uri: str, *, embedded: bool) -> AsyncMongoClient[Document]:
+    options: dict[str, Any] = {
+        "serverSelectionTimeoutMS": SERVER_SELECTION_TIMEOUT_MS,
+        "connectTimeoutMS": SERVER_SELECTION_TIMEOUT_MS,
+        "tz_aware": True,
+        "tzinfo": UTC,
+        "appname": "nm12333",
+    }
+    if not embedded:
+        # On a replica set a write counts once a majority holds it, and a
+        # write interrupted by a failover is retried once by the driver.
+        options.update(w="majority", retryWrites=True, retryReads=True)
+    return AsyncMongoClient(uri, **options)
+
+
+def database(client: AsyncMongoClient[Document], name: str) -> Database:
+    return client.get_database(name, codec_options=CodecOptions(tz_aware=True, tzinfo=UTC))
+
+
+def is_duplicate_key(exc: BaseException) -> bool:
+    return isinstance(exc, DuplicateKeyError)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """One index a repository needs. Names are explicit so re-creation is a no-op."""
+
+    collection: str
+    keys: Sequence[tuple[str, int]]
+    name: str
+    unique: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+async def ensure_indexes(db: Database, specs: Iterable[IndexSpec]) -> list[str]:
+    """Create every index that is missing. Safe to run at every start-up."""
+    created = []
+    for spec in specs:
+        await db[spec.collection].create_index(
+            list(spec.keys), name=spec.name, unique=spec.unique, **spec.options
+        )
+        created.append(f"{spec.collection}.{spec.name}")
+    log.info("indexes ensured", extra={"indexes": len(created)})
+    return created

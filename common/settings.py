@@ -1,0 +1,225 @@
+"""One frozen ``Settings`` read from the environment.
+
+Outside ``APP_ENV=dev``/``test`` a missing or placeholder secret stops start-up
+with a message naming the variable: a production process must never run on a
+development key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+AppEnv = Literal["dev", "test", "prod"]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEV_ENVS: frozenset[str] = frozenset({"dev", "test"})
+
+# Values that betray a template or an example rather than a real secret.
+_PLACEHOLDER_MARKERS = (
+    "changeme", "change-me", "change_me", "placeholder", "replace", "todo", "xxx",
+    "example", "dummy", "your-", "your_", "dev-only", "insecure",
+)
+
+
+class SettingsError(RuntimeError):
+    """The environment cannot make a valid configuration; the message says which variable."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key_pem: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: AppEnv
+    mongodb_uri: str | None  # None: dev/test start the embedded devdb
+    mongodb_db: str
+    port: int
+    # JWT signing keys, newest (active) first; older ones only verify.
+    jwt_signing_keys: tuple[SigningKey, ...] = field(repr=False)
+    jwt_issuer: str
+    wechat_base_url: str
+    wechat_appid: str
+    wechat_secret: str = field(repr=False)
+    aliyun_sms_endpoint: str
+    aliyun_access_key_id: str
+    aliyun_access_key_secret: str = field(repr=False)
+    aliyun_sms_sign_name: str
+    face_template_key: bytes = field(repr=False)  # AES-256-GCM key, 32 bytes
+    max_json_body_bytes: int
+    max_upload_body_bytes: int
+    trusted_proxies: tuple[IPNetwork, ...]
+    log_level: str
+    data_dir: str  # where dev runs keep the embedded database and other local state
+
+    @property
+    def is_dev(self) -> bool:
+        return self.app_env in DEV_ENVS
+
+    @property
+    def uses_embedded_db(self) -> bool:
+        return self.mongodb_uri is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        return _load(os.environ if environ is None else environ)
+
+
+def _load(env: Mapping[str, str]) -> Settings:
+    app_env = env.get("APP_ENV", "prod").strip().lower()
+    if app_env not in ("dev", "test", "prod"):
+        raise SettingsError(f"APP_ENV must be dev, test or prod, not {app_env!r}")
+    dev = app_env in DEV_ENVS
+    secrets = _SecretReader(env, dev)
+
+    mongodb_uri = env.get("MONGODB_URI", "").strip() or None
+    if mongodb_uri is None and not dev:
+        raise SettingsError("MONGODB_URI is required outside APP_ENV=dev/test")
+
+    return Settings(
+        app_env=app_env,  # type: ignore[arg-type]
+        mongodb_uri=mongodb_uri,
+        mongodb_db=env.get("MONGODB_DB", "nm12333").strip() or "nm12333",
+        port=_int(env, "PORT", 8000, low=1, high=65535),
+        jwt_signing_keys=_signing_keys(env, dev),
+        jwt_issuer=env.get("JWT_ISSUER", "https://12333.nmg.example.cn").strip(),
+        wechat_base_url=env.get("WECHAT_BASE_URL", "http://127.0.0.1:8101").rstrip("/"),
+        wechat_appid=secrets.plain("WECHAT_APPID", dev_default="wx-dev-appid"),
+        wechat_secret=secrets.secret("WECHAT_SECRET", dev_default="dev-only-wechat-secret"),
+        aliyun_sms_endpoint=env.get("ALIYUN_SMS_ENDPOINT", "127.0.0.1:8102").strip(),
+        aliyun_access_key_id=secrets.plain("ALIYUN_ACCESS_KEY_ID", dev_default="LTAIdevonly"),
+        aliyun_access_key_secret=secrets.secret(
+            "ALIYUN_ACCESS_KEY_SECRET", dev_default="dev-only-aliyun-secret"
+        ),
+        aliyun_sms_sign_name=env.get("ALIYUN_SMS_SIGN_NAME", "内蒙古人社").strip(),
+        face_template_key=_face_key(secrets),
+        max_json_body_bytes=_int(env, "MAX_JSON_BODY_BYTES", 64 * 1024, low=1024),
+        max_upload_body_bytes=_int(env, "MAX_UPLOAD_BODY_BYTES", 10 * 1024 * 1024, low=1024),
+        trusted_proxies=_networks(env.get("TRUSTED_PROXIES", "")),
+        log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        data_dir=env.get("DATA_DIR", "var").strip() or "var",
+    )
+
+
+def is_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    if not lowered:
+        return True
+    if lowered.startswith("<") and lowered.endswith(">"):
+        return True
+    return any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
+
+
+class _SecretReader:
+    """Reads credentials: defaults in dev, and a clear refusal of placeholders elsewhere."""
+
+    def __init__(self, env: Mapping[str, str], dev: bool) -> None:
+        self._env = env
+        self._dev = dev
+
+    def secret(self, name: str, *, dev_default: str) -> str:
+        value = self._env.get(name, "").strip()
+        if self._dev:
+            return value or dev_default
+        if not value:
+            raise SettingsError(f"{name} is required outside APP_ENV=dev/test")
+        if is_placeholder(value):
+            raise SettingsError(f"{name} still holds a placeholder value; set the real secret")
+        return value
+
+    def plain(self, name: str, *, dev_default: str) -> str:
+        # Identifiers (app id, access-key id) are not secret but must be real in production.
+        return self.secret(name, dev_default=dev_default)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int = 0,
+         high: int | None = None) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, not {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        raise SettingsError(f"{name}={value} is out of range")
+    return value
+
+
+def _networks(raw: str) -> tuple[IPNetwork, ...]:
+    networks = []
+    for item in raw.replace(" ", "").split(","):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(f"TRUSTED_PROXIES has an invalid address {item!r}") from None
+    return tuple(networks)
+
+
+def _face_key(secrets: _SecretReader) -> bytes:
+    # The dev key is derived, not random, so templates stored by one dev run
+    # still decrypt in the next.
+    dev_default = base64.b64encode(hashlib.sha256(b"dev-only face template key").digest())
+    raw = secrets.secret("FACE_TEMPLATE_KEY", dev_default=dev_default.decode())
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except ValueError:
+        raise SettingsError("FACE_TEMPLATE_KEY must be base64") from None
+    if len(key) != 32:
+        raise SettingsError("FACE_TEMPLATE_KEY must decode to 32 bytes (AES-256-GCM)")
+    return key
+
+
+def _signing_keys(env: Mapping[str, str], dev: bool) -> tuple[SigningKey, ...]:
+    """``JWT_SIGNING_KEYS``: a JSON list of ``{"kid", "pem"}``, the active key first."""
+    raw = env.get("JWT_SIGNING_KEYS", "").strip()
+    if not raw:
+        if not dev:
+            raise SettingsError("JWT_SIGNING_KEYS is required outside APP_ENV=dev/test")
+        # A fresh key per dev process: dev tokens simply end with the process.
+        return (SigningKey(kid="dev", private_key_pem=_new_p256_pem()),)
+    try:
+        items = json.loads(raw)
+        keys = tuple(SigningKey(kid=str(i["kid"]), private_key_pem=str(i["pem"])) for i in items)
+    except (ValueError, TypeError, KeyError):
+        raise SettingsError('JWT_SIGNING_KEYS must be a JSON list of {"kid", "pem"}') from None
+    if not keys:
+        raise SettingsError("JWT_SIGNING_KEYS is empty")
+    if len({k.kid for k in keys}) != len(keys):
+        raise SettingsError("JWT_SIGNING_KEYS has a repeated kid")
+    for key in keys:
+        _check_p256(key)
+    return keys
+
+
+def _check_p256(key: SigningKey) -> None:
+    try:
+        private = serialization.load_pem_private_key(key.private_key_pem.encode(), password=None)
+    except ValueError:
+        raise SettingsError(f"JWT signing key {key.kid!r} is not a PEM private key") from None
+    if not (isinstance(private, ec.EllipticCurvePrivateKey)
+            and isinstance(private.curve, ec.SECP256R1)):
+        raise SettingsError(f"JWT signing key {key.kid!r} must be an EC P-256 key (ES256)")
+
+
+def _new_p256_pem() -> str:
+    private = ec.generate_private_key(ec.SECP256R1())
+    return private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()

@@ -1,0 +1,1 @@
+"""Notifications: Aliyun SMS and WeChat subscribe messages through a durable outbox."""

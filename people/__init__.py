@@ -1,0 +1,1 @@
+"""The insured-person registry, shared by every domain."""

@@ -1,0 +1,2 @@
+"""Social-security card (社保卡) services: status, loss reporting, replacement and
+the electronic card code."""

@@ -1,0 +1,126 @@
+"""Test fixtures: one real embedded database per session, a fresh database per module,
+and the real application served over real HTTP on a free port."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
+
+from api.deps import Deps
+from api.routes import Route
+from app import build_deps, http_server, init_db, make_app
+from common.clock import FrozenClock
+from common.settings import Settings
+from devdb.launcher import DevDB, free_port
+
+# 2026-11-22 10:00 in Asia/Shanghai: tests start here and move the clock themselves.
+T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def devdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevDB]:
+    server = DevDB(tmp_path_factory.mktemp("devdb"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def db_name(request: pytest.FixtureRequest) -> str:
+    module = re.sub(r"\W", "_", request.module.__name__.rsplit(".", 1)[-1])
+    return f"t_{module}_{uuid.uuid4().hex[:8]}"
+
+
+def make_settings(uri: str, db_name: str, **overrides: str) -> Settings:
+    env = {"APP_ENV": "test", "MONGODB_URI": uri, "MONGODB_DB": db_name, **overrides}
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def settings(devdb: DevDB, db_name: str) -> Settings:
+    return make_settings(devdb.uri, db_name, MAX_JSON_BODY_BYTES="4096")
+
+
+@pytest.fixture
+async def deps(settings: Settings, clock: FrozenClock) -> AsyncIterator[Deps]:
+    built = build_deps(settings, clock=clock)
+    await init_db(built)
+    yield built
+    await built.client.close()
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def error_code(self) -> str:
+        return str(self.json()["error"]["code"])
+
+
+class Api:
+    """A small real-HTTP client for the app under test."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._client = AsyncHTTPClient(force_instance=True)
+
+    async def request(self, method: str, path: str, *, json_body: Any = None,
+                      body: bytes | str | None = None,
+                      headers: Mapping[str, str] | None = None) -> Reply:
+        all_headers = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body, ensure_ascii=False)
+            all_headers.setdefault("Content-Type", "application/json")
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            body = b""
+        response: HTTPResponse = await self._client.fetch(
+            HTTPRequest(self.base_url + path, method=method, body=body, headers=all_headers,
+                        request_timeout=30),
+            raise_error=False,
+        )
+        return Reply(response.code, response.headers, response.body or b"")
+
+    async def get(self, path: str, **kw: Any) -> Reply:
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, **kw: Any) -> Reply:
+        return await self.request("POST", path, **kw)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+async def serve(settings: Settings, deps: Deps, extra_routes: Sequence[Route] = ()
+                ) -> tuple[Any, Api]:
+    server = http_server(make_app(settings, deps, extra_routes), settings)
+    port = free_port()
+    server.listen(port, address="127.0.0.1")
+    return server, Api(f"http://127.0.0.1:{port}")
+
+
+@pytest.fixture
+async def api(settings: Settings, deps: Deps) -> AsyncIterator[Api]:
+    server, client = await serve(settings, deps)
+    yield client
+    client.close()
+    server.stop()
+    await server.close_all_connections()

@@ -1,0 +1,82 @@
+"""Settings: fail fast outside dev on missing or placeholder secrets."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import pytest
+
+from common.settings import Settings, SettingsError, _new_p256_pem
+
+KEY = base64.b64encode(os.urandom(32)).decode()
+
+
+def production_env(**overrides: str) -> dict[str, str]:
+    env = {
+        "APP_ENV": "prod",
+        "MONGODB_URI": "mongodb://db1,db2,db3/?replicaSet=rs0",
+        "JWT_SIGNING_KEYS": json.dumps([{"kid": "2026-11", "pem": _new_p256_pem()}]),
+        "WECHAT_APPID": "wx8a1b2c3d4e5f6a7b",
+        "WECHAT_SECRET": "3f9c2d7e8a1b4c5d6e7f8a9b0c1d2e3f",
+        "ALIYUN_ACCESS_KEY_ID": "LTAI5tQ8x7Zk2mN4pR6sT9uV",
+        "ALIYUN_ACCESS_KEY_SECRET": "q8W3e5R7t9Y1u3I5o7P9a1S3d5F7g9",
+        "FACE_TEMPLATE_KEY": KEY,
+        "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5",
+    }
+    env.update(overrides)
+    return env
+
+
+def test_a_complete_production_environment_loads():
+    settings = Settings.from_env(production_env())
+    assert settings.app_env == "prod" and not settings.is_dev
+    assert settings.jwt_signing_keys[0].kid == "2026-11"
+    assert len(settings.trusted_proxies) == 2
+    assert "3f9c2d7e" not in repr(settings)  # secrets stay out of logs and tracebacks
+
+
+def test_app_env_defaults_to_production_so_a_forgotten_variable_fails_safe():
+    with pytest.raises(SettingsError, match="MONGODB_URI is required"):
+        Settings.from_env({})
+
+
+@pytest.mark.parametrize("name", ["WECHAT_SECRET", "ALIYUN_ACCESS_KEY_SECRET",
+                                  "FACE_TEMPLATE_KEY", "JWT_SIGNING_KEYS", "MONGODB_URI"])
+def test_each_missing_secret_is_named(name):
+    env = production_env()
+    del env[name]
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize("value", ["changeme", "<wechat-secret>", "your-secret-here",
+                                   "dev-only-wechat-secret", "  "])
+def test_placeholder_secrets_are_refused(value):
+    with pytest.raises(SettingsError, match="WECHAT_SECRET"):
+        Settings.from_env(production_env(WECHAT_SECRET=value))
+
+
+def test_bad_values_are_explained():
+    with pytest.raises(SettingsError, match="FACE_TEMPLATE_KEY must decode to 32 bytes"):
+        Settings.from_env(production_env(FACE_TEMPLATE_KEY=base64.b64encode(b"short").decode()))
+    with pytest.raises(SettingsError, match="EC P-256"):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()).decode()
+        Settings.from_env(production_env(JWT_SIGNING_KEYS=json.dumps([{"kid": "a", "pem": pem}])))
+    with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        Settings.from_env(production_env(TRUSTED_PROXIES="not-an-ip"))
+    with pytest.raises(SettingsError, match="PORT"):
+        Settings.from_env(production_env(PORT="eighty"))
+
+
+def test_dev_runs_on_defaults_with_the_embedded_database():
+    settings = Settings.from_env({"APP_ENV": "dev"})
+    assert settings.uses_embedded_db
+    assert settings.port == 8000
+    assert len(settings.face_template_key) == 32
+    assert settings.max_json_body_bytes == 64 * 1024
