@@ -26,7 +26,7 @@ devdb: $(STAMP)
 	$(PY) -m devdb.launcher build
 
 run: setup
-	APP_ENV=$${APP_ENV:-dev} $(PY) app.py serve --demo
+	APP_ENV=$${APP_ENV:-dev} $(PY) app.py serve --demo --with-worker --standins
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

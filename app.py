@@ -4,6 +4,8 @@
     python app.py init-db             create missing indexes
     python app.py import-people FILE  upsert people from a CSV file
     python app.py seed-demo           load the deterministic demo people
+    python app.py worker [--once]     deliver outbox messages (SMS, WeChat)
+    python app.py dead-letters        list dead letters; --requeue ID... / --requeue-all
 
 ``make_app(settings, deps)`` is how both the server and the tests build the
 Tornado application.
@@ -21,6 +23,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 from tornado.httpserver import HTTPServer
@@ -38,9 +41,17 @@ from common.clock import Clock, SystemClock
 from common.guard import Guard
 from common.idempotency import IdempotencyStore
 from common.logs import configure_logging
+from common.masking import mask_text
 from common.mongo import IndexSpec, database, ensure_indexes, make_client
 from common.ratelimit import RateLimiter
 from common.settings import Settings, SettingsError
+from notifications import repository as outbox_repository
+from notifications.aliyun_sms import AliyunSmsClient
+from notifications.model import QuietHours, RetryPolicy
+from notifications.repository import OutboxRepository
+from notifications.service import NotificationPolicy
+from notifications.wechat import WeChatApi
+from notifications.worker import Gateways, OutboxMetrics
 from people import repository as people_repository
 from people.demo import demo_rows
 from people.repository import PeopleRepository
@@ -56,6 +67,7 @@ def all_indexes() -> list[IndexSpec]:
         *ratelimit_module.INDEXES,
         *idempotency_module.INDEXES,
         *people_repository.INDEXES,
+        *outbox_repository.INDEXES,
     ]
 
 
@@ -68,6 +80,7 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None, clock: Clo
     client = make_client(uri, embedded=settings.uses_embedded_db)
     db = database(client, settings.mongodb_db)
     guard = Guard(db[guard_module.COLLECTION], clock)
+    registry = CollectorRegistry()
     return Deps(
         settings=settings,
         clock=clock,
@@ -78,8 +91,24 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None, clock: Clo
                             db[ratelimit_module.COUNTERS], clock),
         idempotency=IdempotencyStore(db[idempotency_module.COLLECTION], clock),
         people=PeopleRepository(db),
+        outbox=OutboxRepository(db),
+        gateways=Gateways(
+            sms=AliyunSmsClient(
+                endpoint=settings.aliyun_sms_endpoint,
+                access_key_id=settings.aliyun_access_key_id,
+                access_key_secret=settings.aliyun_access_key_secret,
+                sign_name=settings.aliyun_sms_sign_name,
+            ),
+            wechat=WeChatApi(base_url=settings.wechat_base_url, appid=settings.wechat_appid,
+                             secret=settings.wechat_secret, clock=clock),
+        ),
+        notification_policy=NotificationPolicy(
+            quiet_hours=QuietHours(*settings.quiet_hours),
+            retry=RetryPolicy(max_attempts=settings.outbox_max_attempts),
+        ),
         authenticator=authenticator or DenyAllAuthenticator(),
-        metrics=HttpMetrics(CollectorRegistry()),
+        metrics=HttpMetrics(registry),
+        outbox_metrics=OutboxMetrics(registry),
     )
 
 
@@ -129,10 +158,37 @@ def database_uri(settings: Settings) -> Iterator[str]:
         devdb.stop()
 
 
-async def _serve(settings: Settings, uri: str, *, demo: bool) -> None:
+def start_standins(settings: Settings) -> list[str]:
+    """Serve the WeChat and Aliyun stand-ins in this process, where the settings point."""
+    from standins import aliyun_sms, wechat
+
+    wechat_url = urlsplit(settings.wechat_base_url)
+    aliyun_url = urlsplit(settings.aliyun_sms_endpoint)
+    wechat.make_app({settings.wechat_appid: settings.wechat_secret}).listen(
+        wechat_url.port or 80, address=wechat_url.hostname or "127.0.0.1")
+    aliyun_sms.make_app({settings.aliyun_access_key_id: settings.aliyun_access_key_secret},
+                        frozenset({settings.aliyun_sms_sign_name})).listen(
+        aliyun_url.port or 80, address=aliyun_url.hostname or "127.0.0.1")
+    return [settings.wechat_base_url, f"{settings.aliyun_sms_endpoint}/_dev"]
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _serve(settings: Settings, uri: str, args: argparse.Namespace) -> None:
+    if args.standins:
+        if not settings.is_dev:
+            raise SystemExit("--standins is for APP_ENV=dev/test only")
+        for url in start_standins(settings):
+            print(f"stand-in on {url}", file=sys.stderr)
     deps = build_deps(settings, mongodb_uri=uri)
     await init_db(deps)
-    if demo:
+    if args.demo:
         report = await _seed_demo(deps, progress=False)
         log.info("demo data loaded", extra={"people": report.accepted})
     server = http_server(make_app(settings, deps), settings)
@@ -140,14 +196,43 @@ async def _serve(settings: Settings, uri: str, *, demo: bool) -> None:
     log.info("serving", extra={"port": settings.port, "env": settings.app_env})
     print(f"API on http://127.0.0.1:{settings.port}  (docs: /docs, ready: /readyz)",
           file=sys.stderr)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_event()
+    worker = (asyncio.create_task(deps.outbox_worker().run_forever(stop))
+              if args.with_worker else None)
     await stop.wait()
+    if worker is not None:
+        await worker
     server.stop()
     await server.close_all_connections()
+    await _close(deps)
+
+
+async def _close(deps: Deps) -> None:
+    deps.gateways.sms.close()  # type: ignore[attr-defined]
     await deps.client.close()
+
+
+async def _work(deps: Deps, *, once: bool) -> None:
+    worker = deps.outbox_worker()
+    if once:
+        print(f"attempts made: {await worker.run_once()}")
+        return
+    log.info("outbox worker running", extra={"worker": worker.worker_id})
+    await worker.run_forever(_stop_event())
+
+
+async def _dead_letters(deps: Deps, requeue: list[str], requeue_all: bool) -> None:
+    dead = await deps.outbox.dead_letters(limit=1000)
+    targets = [m.message_id for m in dead] if requeue_all else requeue
+    for message_id in targets:
+        done = await deps.outbox.requeue(message_id, deps.clock.now())
+        print(f"{message_id}: {'re-queued' if done else 'not a dead letter'}")
+    if targets:
+        return
+    print(f"{len(dead)} dead letter(s)")
+    for m in dead:
+        print(f"{m.message_id}  {m.kind:<16} {m.channel.value:<6} {mask_text(m.recipient)}  "
+              f"attempts={m.attempts}  {m.dead_reason}")
 
 
 async def _with_deps(settings: Settings, uri: str) -> Deps:
@@ -192,11 +277,15 @@ class _Command:
 
 async def _run_command(settings: Settings, uri: str, command: _Command) -> int:
     if command.name == "serve":
-        await _serve(settings, uri, demo=command.args.demo)
+        await _serve(settings, uri, command.args)
         return 0
     deps = await _with_deps(settings, uri)
     try:
-        if command.name == "init-db":
+        if command.name == "worker":
+            await _work(deps, once=command.args.once)
+        elif command.name == "dead-letters":
+            await _dead_letters(deps, command.args.requeue, command.args.requeue_all)
+        elif command.name == "init-db":
             print("\n".join(await init_db(deps)))
         elif command.name == "seed-demo":
             _print_report(await _seed_demo(deps, progress=True))
@@ -205,7 +294,7 @@ async def _run_command(settings: Settings, uri: str, command: _Command) -> int:
             _print_report(report)
             return 1 if report.rejected and not report.accepted else 0
     finally:
-        await deps.client.close()
+        await _close(deps)
     return 0
 
 
@@ -215,6 +304,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--demo", action="store_true", help="load the demo people first")
+    serve.add_argument("--with-worker", action="store_true",
+                       help="run the outbox worker in this process too")
+    serve.add_argument("--standins", action="store_true",
+                       help="serve the WeChat and Aliyun stand-ins here (dev only)")
+    worker = sub.add_parser("worker", help="deliver outbox messages until stopped")
+    worker.add_argument("--once", action="store_true", help="one pass over due messages")
+    dead = sub.add_parser("dead-letters", help="list dead letters, or re-queue them")
+    dead.add_argument("--requeue", nargs="*", default=[], metavar="MESSAGE_ID")
+    dead.add_argument("--requeue-all", action="store_true")
     sub.add_parser("init-db", help="create missing indexes (idempotent)")
     sub.add_parser("seed-demo", help="load the deterministic demo people")
     importer = sub.add_parser("import-people", help="upsert people from a CSV file")
@@ -226,9 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    command = _Command(args.command or "serve", args)
-    if not hasattr(args, "demo"):
-        args.demo = False
+    if args.command is None:
+        args = parser.parse_args(["serve", *(argv or [])])
+    command = _Command(args.command, args)
     with database_uri(settings) as uri:
         return asyncio.run(_run_command(settings, uri, command))
 

@@ -15,6 +15,9 @@ from common.idempotency import IdempotencyStore
 from common.mongo import Database, Document
 from common.ratelimit import RateLimiter
 from common.settings import Settings
+from notifications.repository import OutboxRepository
+from notifications.service import NotificationPolicy
+from notifications.worker import Gateways, OutboxMetrics, OutboxWorker
 from people.repository import PeopleRepository
 
 
@@ -62,5 +65,14 @@ class Deps:
     limiter: RateLimiter
     idempotency: IdempotencyStore
     people: PeopleRepository
+    outbox: OutboxRepository
+    gateways: Gateways
+    notification_policy: NotificationPolicy
     authenticator: Authenticator
     metrics: HttpMetrics
+    outbox_metrics: OutboxMetrics
+
+    def outbox_worker(self, worker_id: str | None = None) -> OutboxWorker:
+        return OutboxWorker(outbox=self.outbox, gateways=self.gateways, clock=self.clock,
+                            policy=self.notification_policy, metrics=self.outbox_metrics,
+                            worker_id=worker_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from common import errors as e
+from notifications.model import SmsNotSent
 
 ERROR_STATUS: dict[type[e.DomainError], int] = {
     e.ValidationFailed: 400,
@@ -21,6 +22,7 @@ ERROR_STATUS: dict[type[e.DomainError], int] = {
     e.IdempotencyKeyReused: 422,
     e.PreconditionRequired: 428,
     e.RateLimited: 429,
+    SmsNotSent: 503,
     e.DomainError: 400,
 }
 

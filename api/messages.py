@@ -35,6 +35,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "INTERNAL_ERROR": "系统繁忙，请稍后再试。如需帮助，请拨打 12333。",
         "SERVICE_UNAVAILABLE": "服务暂时不可用，请稍后再试。",
         "NOT_READY": "服务暂时不可用，请稍后再试。",
+        "SMS_RATE_LIMITED": "验证码发送太频繁，请{retry_after_text}后再获取。",
+        "SMS_NOT_SENT": "短信暂时发送不出去，请稍后再试；如急需办理，请拨打 12333。",
+        "INVALID_PHONE": "手机号码不正确，请核对后重新输入。",
+        "UNKNOWN_TEMPLATE": "系统配置有误，请拨打 12333 反映。",
     },
 }
 

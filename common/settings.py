@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from typing import Literal
 
 from cryptography.hazmat.primitives import serialization
@@ -61,6 +62,8 @@ class Settings:
     max_json_body_bytes: int
     max_upload_body_bytes: int
     trusted_proxies: tuple[IPNetwork, ...]
+    quiet_hours: tuple[time, time]  # non-urgent messages wait from the first to the second
+    outbox_max_attempts: int
     log_level: str
     data_dir: str  # where dev runs keep the embedded database and other local state
 
@@ -98,7 +101,9 @@ def _load(env: Mapping[str, str]) -> Settings:
         wechat_base_url=env.get("WECHAT_BASE_URL", "http://127.0.0.1:8101").rstrip("/"),
         wechat_appid=secrets.plain("WECHAT_APPID", dev_default="wx-dev-appid"),
         wechat_secret=secrets.secret("WECHAT_SECRET", dev_default="dev-only-wechat-secret"),
-        aliyun_sms_endpoint=env.get("ALIYUN_SMS_ENDPOINT", "127.0.0.1:8102").strip(),
+        aliyun_sms_endpoint=env.get("ALIYUN_SMS_ENDPOINT",
+                                    "http://127.0.0.1:8102" if dev else "https://dysmsapi.aliyuncs.com"
+                                    ).strip(),
         aliyun_access_key_id=secrets.plain("ALIYUN_ACCESS_KEY_ID", dev_default="LTAIdevonly"),
         aliyun_access_key_secret=secrets.secret(
             "ALIYUN_ACCESS_KEY_SECRET", dev_default="dev-only-aliyun-secret"
@@ -108,6 +113,8 @@ def _load(env: Mapping[str, str]) -> Settings:
         max_json_body_bytes=_int(env, "MAX_JSON_BODY_BYTES", 64 * 1024, low=1024),
         max_upload_body_bytes=_int(env, "MAX_UPLOAD_BODY_BYTES", 10 * 1024 * 1024, low=1024),
         trusted_proxies=_networks(env.get("TRUSTED_PROXIES", "")),
+        quiet_hours=_quiet_hours(env.get("QUIET_HOURS", "21:00-08:00")),
+        outbox_max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 8, low=1, high=100),
         log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
         data_dir=env.get("DATA_DIR", "var").strip() or "var",
     )
@@ -156,6 +163,14 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int = 0,
     if value < low or (high is not None and value > high):
         raise SettingsError(f"{name}={value} is out of range")
     return value
+
+
+def _quiet_hours(raw: str) -> tuple[time, time]:
+    start, _, end = raw.partition("-")
+    try:
+        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+    except ValueError:
+        raise SettingsError(f"QUIET_HOURS must look like 21:00-08:00, not {raw!r}") from None
 
 
 def _networks(raw: str) -> tuple[IPNetwork, ...]:

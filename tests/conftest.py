@@ -3,12 +3,16 @@ and the real application served over real HTTP on a free port."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,15 +37,40 @@ def devdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevDB]:
     server.stop()
 
 
+@dataclass
+class StandIns:
+    wechat_url: str
+    aliyun_url: str
+    servers: list[Any]
+
+
+@pytest.fixture(scope="session")
+async def standins() -> AsyncIterator[StandIns]:
+    """The WeChat and Aliyun stand-ins on free ports, for the whole session."""
+    from standins import aliyun_sms, wechat
+
+    wechat_port, aliyun_port = free_port(), free_port()
+    servers = [
+        wechat.make_app().listen(wechat_port, address="127.0.0.1"),
+        aliyun_sms.make_app().listen(aliyun_port, address="127.0.0.1"),
+    ]
+    yield StandIns(f"http://127.0.0.1:{wechat_port}", f"http://127.0.0.1:{aliyun_port}", servers)
+    for server in servers:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
 def db_name(request: pytest.FixtureRequest) -> str:
     module = re.sub(r"\W", "_", request.module.__name__.rsplit(".", 1)[-1])
     return f"t_{module}_{uuid.uuid4().hex[:8]}"
 
 
-def make_settings(uri: str, db_name: str, **overrides: str) -> Settings:
-    env = {"APP_ENV": "test", "MONGODB_URI": uri, "MONGODB_DB": db_name, **overrides}
-    return Settings.from_env(env)
+def make_settings(uri: str, db_name: str, standins: StandIns | None = None,
+                  **overrides: str) -> Settings:
+    env = {"APP_ENV": "test", "MONGODB_URI": uri, "MONGODB_DB": db_name}
+    if standins is not None:
+        env.update(WECHAT_BASE_URL=standins.wechat_url, ALIYUN_SMS_ENDPOINT=standins.aliyun_url)
+    return Settings.from_env({**env, **overrides})
 
 
 @pytest.fixture
@@ -50,8 +79,8 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def settings(devdb: DevDB, db_name: str) -> Settings:
-    return make_settings(devdb.uri, db_name, MAX_JSON_BODY_BYTES="4096")
+def settings(devdb: DevDB, db_name: str, standins: StandIns) -> Settings:
+    return make_settings(devdb.uri, db_name, standins, MAX_JSON_BODY_BYTES="4096")
 
 
 @pytest.fixture
@@ -59,6 +88,7 @@ async def deps(settings: Settings, clock: FrozenClock) -> AsyncIterator[Deps]:
     built = build_deps(settings, clock=clock)
     await init_db(built)
     yield built
+    built.gateways.sms.close()  # type: ignore[attr-defined]
     await built.client.close()
 
 
@@ -115,6 +145,27 @@ async def serve(settings: Settings, deps: Deps, extra_routes: Sequence[Route] = 
     port = free_port()
     server.listen(port, address="127.0.0.1")
     return server, Api(f"http://127.0.0.1:{port}")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Completed:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def run_app(*args: str, env: Mapping[str, str]) -> Completed:
+    """Run ``python app.py ARGS`` as a real process without blocking the test's event loop
+    (the stand-ins serve from that loop)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "app.py", *args, cwd=ROOT, env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
+    return Completed(process.returncode or 0, stdout.decode(), stderr.decode())
 
 
 @pytest.fixture

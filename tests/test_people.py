@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,8 +22,8 @@ from people.model import (
 )
 from people.repository import PeopleRepository
 from people.service import parse_row
+from tests.conftest import Completed, run_app
 
-ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 22)
 
 # -- GB 11643 -----------------------------------------------------------------------
@@ -160,17 +157,16 @@ CSV = f"""id_number,name,phone,region_code,person_type,lives_outside_region,mont
 """
 
 
-def run_app(*args: str, uri: str, db: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "APP_ENV": "test", "MONGODB_URI": uri, "MONGODB_DB": db}
-    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+async def import_file(path: Path, *, uri: str, db: str) -> Completed:
+    return await run_app("import-people", str(path),
+                         env={"APP_ENV": "test", "MONGODB_URI": uri, "MONGODB_DB": db})
 
 
 async def test_import_keeps_good_rows_and_reports_each_bad_one(devdb, db_name, deps, tmp_path):
     source = tmp_path / "people.csv"
     source.write_text(CSV, encoding="utf-8")
 
-    result = run_app("import-people", str(source), uri=devdb.uri, db=db_name)
+    result = await import_file(source, uri=devdb.uri, db=db_name)
 
     assert result.returncode == 0, result.stderr
     assert "created 2, updated 0, rejected 4" in result.stdout
@@ -189,7 +185,7 @@ async def test_import_keeps_good_rows_and_reports_each_bad_one(devdb, db_name, d
     assert await people.find_by_id_number(BAD_CHECK) is None
 
     # Importing again updates in place: same person ids, nothing duplicated.
-    again = run_app("import-people", str(source), uri=devdb.uri, db=db_name)
+    again = await import_file(source, uri=devdb.uri, db=db_name)
     assert "created 0, updated 2, rejected 4" in again.stdout
     again_kept = await people.find_by_id_number(GOOD_2)
     assert again_kept is not None
@@ -200,7 +196,7 @@ async def test_import_without_required_columns_stops_with_a_clear_message(devdb,
                                                                           tmp_path):
     source = tmp_path / "bad.csv"
     source.write_text("name,phone\n张三,13800000000\n", encoding="utf-8")
-    result = run_app("import-people", str(source), uri=devdb.uri, db=db_name)
+    result = await import_file(source, uri=devdb.uri, db=db_name)
     assert result.returncode != 0
     assert "missing columns id_number, region_code, person_type" in result.stderr
 

@@ -1,0 +1,121 @@
+"""WeChat server APIs: a shared access-token cache and subscribe messages.
+
+The access token lives 7200 s and every fresh ``cgi-bin/token`` call invalidates
+the previous one, so the token is fetched from one place: ``stable_token``,
+refreshed early (5 minutes before expiry), with one refresh at a time however
+many sends ask for it concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+from common.clock import Clock
+from notifications.model import Outcome, SendResult, classify_wechat
+
+log = logging.getLogger(__name__)
+
+REFRESH_MARGIN = timedelta(minutes=5)
+_TOKEN_ERRORS = (40001, 42001, 40014)
+
+
+class WeChatUnavailable(RuntimeError):
+    """WeChat did not answer, or answered with an error for the token itself."""
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    expires_at: datetime
+
+
+class WeChatApi:
+    """The server-side WeChat calls this service makes, at a configurable base URL."""
+
+    def __init__(self, *, base_url: str, appid: str, secret: str, clock: Clock,
+                 timeout: float = 10.0) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._appid = appid
+        self._secret = secret
+        self._clock = clock
+        self._timeout = timeout
+        self._http = AsyncHTTPClient()
+        self._token: _Token | None = None
+        self._refresh_lock = asyncio.Lock()
+        self.token_fetches = 0
+
+    async def access_token(self) -> str:
+        token = self._token
+        if token is not None and self._clock.now() < token.expires_at - REFRESH_MARGIN:
+            return token.value
+        async with self._refresh_lock:  # single flight: later callers reuse the result
+            token = self._token
+            if token is not None and self._clock.now() < token.expires_at - REFRESH_MARGIN:
+                return token.value
+            self._token = await self._fetch_token()
+            return self._token.value
+
+    def invalidate_token(self, value: str) -> None:
+        if self._token is not None and self._token.value == value:
+            self._token = None
+
+    async def _fetch_token(self) -> _Token:
+        self.token_fetches += 1
+        body = await self._call("POST", "/cgi-bin/stable_token", {
+            "grant_type": "client_credential", "appid": self._appid,
+            "secret": self._secret, "force_refresh": False,
+        })
+        if "access_token" not in body:
+            raise WeChatUnavailable(f"stable_token errcode {body.get('errcode')}")
+        return _Token(body["access_token"],
+                      self._clock.now() + timedelta(seconds=int(body.get("expires_in", 7200))))
+
+    async def send_subscribe(self, *, openid: str, template_id: str, page: str,
+                             data: Mapping[str, Any], state: str = "formal") -> SendResult:
+        for _ in range(2):  # a token rejected as invalid is refreshed once
+            try:
+                token = await self.access_token()
+                body = await self._call(
+                    "POST", f"/cgi-bin/message/subscribe/send?access_token={token}",
+                    {"touser": openid, "template_id": template_id, "page": page, "data": data,
+                     "miniprogram_state": state, "lang": "zh_CN"},
+                )
+            except WeChatUnavailable as error:
+                return SendResult(Outcome.TRANSIENT, "unavailable", str(error))
+            errcode = int(body.get("errcode", 0))
+            if errcode in _TOKEN_ERRORS:
+                self.invalidate_token(token)
+                continue
+            outcome, alert = classify_wechat(errcode)
+            msgid = body.get("msgid")
+            return SendResult(outcome, str(errcode), str(body.get("errmsg", "")),
+                              provider_id=str(msgid) if msgid is not None else None, alert=alert)
+        return SendResult(Outcome.TRANSIENT, "40001", "access token rejected twice")
+
+    async def _call(self, method: str, path: str, payload: Mapping[str, Any] | None = None
+                    ) -> dict[str, Any]:
+        request = HTTPRequest(
+            self._base_url + path, method=method,
+            body=json.dumps(payload, ensure_ascii=False) if payload is not None else None,
+            headers={"Content-Type": "application/json"},
+            connect_timeout=self._timeout, request_timeout=self._timeout,
+        )
+        try:
+            response = await self._http.fetch(request)
+        except (TimeoutError, HTTPClientError, OSError) as error:
+            raise WeChatUnavailable(f"{type(error).__name__}: {error}") from None
+        try:
+            body = json.loads(response.body)
+        except ValueError:
+            raise WeChatUnavailable("WeChat answered with something that is not JSON") from None
+        if not isinstance(body, dict):
+            raise WeChatUnavailable("WeChat answered with an unexpected shape")
+        return body
