@@ -22,6 +22,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,7 +38,7 @@ from api.routes import Route, all_routes, bind, check_routes
 from common import guard as guard_module
 from common import idempotency as idempotency_module
 from common import ratelimit as ratelimit_module
-from common.clock import Clock, SystemClock
+from common.clock import Clock, SystemClock, local_date
 from common.guard import Guard
 from common.idempotency import IdempotencyStore
 from common.logs import configure_logging
@@ -49,7 +50,8 @@ from notifications import repository as outbox_repository
 from notifications.aliyun_sms import AliyunSmsClient
 from notifications.model import QuietHours, RetryPolicy
 from notifications.repository import OutboxRepository
-from notifications.service import NotificationPolicy
+from notifications.service import NotificationPolicy, enqueue
+from notifications.templates import CERT_DUE_SOON
 from notifications.wechat import WeChatApi
 from notifications.worker import Gateways, OutboxMetrics
 from people import repository as people_repository
@@ -58,6 +60,7 @@ from people.repository import PeopleRepository
 from people.service import ImportReport, import_people, missing_columns
 
 VERSION = "0.1.0"
+DEMO_REMINDERS = 5
 log = logging.getLogger("app")
 
 
@@ -244,8 +247,28 @@ async def _with_deps(settings: Settings, uri: str) -> Deps:
 async def _seed_demo(deps: Deps, *, progress: bool) -> ImportReport:
     rows = demo_rows()
     with tqdm(total=len(rows), desc="demo people", disable=not progress, unit="row") as bar:
-        return await import_people(enumerate(rows, start=2), people=deps.people,
-                                   clock=deps.clock, on_row=lambda: bar.update())
+        report = await import_people(enumerate(rows, start=2), people=deps.people,
+                                     clock=deps.clock, on_row=lambda: bar.update())
+    await _demo_reminders(deps, rows)
+    return report
+
+
+async def _demo_reminders(deps: Deps, rows: list[dict[str, str]]) -> None:
+    """A few certification reminders, so the demo shows SMS arriving at the stand-in.
+
+    Quiet hours apply as in production: at night they wait until 08:00.
+    """
+    due = local_date(deps.clock.now()) + timedelta(days=30)
+    retirees = [r for r in rows if r["person_type"] == "retiree" and r["phone"]
+                and not r["death_date"]][:DEMO_REMINDERS]
+    for row in retirees:
+        person = await deps.people.find_by_id_number(row["id_number"])
+        if person is None:
+            continue
+        await enqueue(kind=CERT_DUE_SOON, dedupe_key=f"demo:{CERT_DUE_SOON}:{person.person_id}",
+                      params={"name": person.name, "due_date": due.isoformat()},
+                      outbox=deps.outbox, clock=deps.clock, policy=deps.notification_policy,
+                      person_id=person.person_id, phone=person.phone)
 
 
 async def _import_people_file(deps: Deps, path: Path) -> ImportReport:
