@@ -49,6 +49,9 @@ class OutboxMetrics:
         self.oldest_age = Gauge("outbox_oldest_due_age_seconds",
                                 "How long the oldest due message has waited", registry=registry)
         self.dead = Gauge("outbox_dead_letters", "Messages given up on", registry=registry)
+        self.alerts = Counter("outbox_provider_alerts_total",
+                              "Provider answers an operator must act on (balance, config)",
+                              ["code"], registry=registry)
 
 
 @dataclass
@@ -155,6 +158,8 @@ class OutboxWorker:
             self.metrics.sends.labels(message.kind, message.channel.value,
                                       result.outcome.value).inc()
         if result.alert:
+            if self.metrics:
+                self.metrics.alerts.labels(result.code).inc()
             log.error("notification provider needs an operator: %s %s", result.code,
                       result.detail, extra={"message_id": message.message_id})
 

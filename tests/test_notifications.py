@@ -485,6 +485,7 @@ async def test_outbox_figures_appear_in_metrics(deps, api, standins):
     assert "outbox_backlog" in text
     assert "outbox_oldest_due_age_seconds" in text
     assert "outbox_dead_letters" in text
+    assert "outbox_provider_alerts_total" in text
 
 
 def test_every_template_names_its_variables_and_inbox_text():
