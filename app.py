@@ -6,6 +6,9 @@
     python app.py seed-demo           load the deterministic demo people
     python app.py worker [--once]     deliver outbox messages (SMS, WeChat)
     python app.py dead-letters        list dead letters; --requeue ID... / --requeue-all
+    python app.py create-agent        a 12333 agent or admin console account (password + TOTP)
+    python app.py create-service-key  a key for an institution or data feed (shown once)
+    python app.py revoke-service-key  revoke a service key
 
 ``make_app(settings, deps)`` is how both the server and the tests build the
 Tornado application.
@@ -17,7 +20,9 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import getpass
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -26,18 +31,32 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pyotp
 from prometheus_client import CollectorRegistry
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
 from tqdm import tqdm
 
 from api.base import NotFoundHandler
-from api.deps import Authenticator, DenyAllAuthenticator, Deps, HttpMetrics
+from api.deps import Deps, HttpMetrics
 from api.openapi import build_document
 from api.routes import Route, all_routes, bind, check_routes
+from auth import repository as auth_repository
+from auth.authenticator import TokenAuthenticator
+from auth.model import Role
+from auth.repository import AuthRepository
+from auth.service import (
+    AuthContext,
+    create_console_account,
+    create_service_key,
+    revoke_service_key,
+)
+from auth.tokens import TokenService
+from common import audit as audit_module
 from common import guard as guard_module
 from common import idempotency as idempotency_module
 from common import ratelimit as ratelimit_module
+from common.audit import AuditLog
 from common.clock import Clock, SystemClock, local_date
 from common.guard import Guard
 from common.idempotency import IdempotencyStore
@@ -56,6 +75,7 @@ from notifications.wechat import WeChatApi
 from notifications.worker import Gateways, OutboxMetrics
 from people import repository as people_repository
 from people.demo import demo_rows
+from people.regions import in_inner_mongolia
 from people.repository import PeopleRepository
 from people.service import ImportReport, import_people, missing_columns
 
@@ -71,11 +91,13 @@ def all_indexes() -> list[IndexSpec]:
         *idempotency_module.INDEXES,
         *people_repository.INDEXES,
         *outbox_repository.INDEXES,
+        *auth_repository.INDEXES,
+        *audit_module.INDEXES,
     ]
 
 
-def build_deps(settings: Settings, *, mongodb_uri: str | None = None, clock: Clock | None = None,
-               authenticator: Authenticator | None = None) -> Deps:
+def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
+               clock: Clock | None = None) -> Deps:
     uri = mongodb_uri or settings.mongodb_uri
     if uri is None:
         raise SettingsError("no database: set MONGODB_URI or start the embedded devdb")
@@ -83,6 +105,13 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None, clock: Clo
     client = make_client(uri, embedded=settings.uses_embedded_db)
     db = database(client, settings.mongodb_db)
     guard = Guard(db[guard_module.COLLECTION], clock)
+    limiter = RateLimiter(guard, db[guard_module.COLLECTION], db[ratelimit_module.COUNTERS], clock)
+    audit = AuditLog(db[audit_module.COLLECTION], clock)
+    auth = AuthContext(
+        repo=AuthRepository(db),
+        tokens=TokenService(settings.jwt_signing_keys, settings.jwt_issuer, clock),
+        clock=clock, guard=guard, limiter=limiter, audit=audit, otp_pepper=settings.otp_pepper,
+    )
     registry = CollectorRegistry()
     return Deps(
         settings=settings,
@@ -90,8 +119,7 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None, clock: Clo
         client=client,
         db=db,
         guard=guard,
-        limiter=RateLimiter(guard, db[guard_module.COLLECTION],
-                            db[ratelimit_module.COUNTERS], clock),
+        limiter=limiter,
         idempotency=IdempotencyStore(db[idempotency_module.COLLECTION], clock),
         people=PeopleRepository(db),
         outbox=OutboxRepository(db),
@@ -109,7 +137,9 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None, clock: Clo
             quiet_hours=QuietHours(*settings.quiet_hours),
             retry=RetryPolicy(max_attempts=settings.outbox_max_attempts),
         ),
-        authenticator=authenticator or DenyAllAuthenticator(),
+        authenticator=TokenAuthenticator(auth),
+        auth=auth,
+        audit=audit,
         metrics=HttpMetrics(registry),
         outbox_metrics=OutboxMetrics(registry),
     )
@@ -285,6 +315,25 @@ async def _import_people_file(deps: Deps, path: Path) -> ImportReport:
                                        on_row=lambda: bar.update())
 
 
+async def _create_agent(deps: Deps, args: argparse.Namespace) -> None:
+    password = os.environ.get("AGENT_PASSWORD") or getpass.getpass("password (12+ chars): ")
+    regions = tuple(r.strip() for r in args.regions.split(",") if r.strip())
+    for region in regions:
+        if not in_inner_mongolia(region):
+            raise SystemExit(f"{region} is not a division of Inner Mongolia")
+    try:
+        account, secret = await create_console_account(
+            username=args.username, display_name=args.name, password=password,
+            role=Role.ADMIN if args.admin else Role.AGENT, regions=regions, ctx=deps.auth)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    print(f"created {account.role.value} {args.username} ({account.account_id}) "
+          f"for regions {','.join(regions) or '-'}")
+    print("TOTP secret (add it to the authenticator app now; it is not shown again):")
+    print(secret)
+    print(pyotp.TOTP(secret).provisioning_uri(name=args.username, issuer_name="12333 坐席"))
+
+
 def _print_report(report: ImportReport) -> None:
     print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejected)}")
     for row in report.rejected:
@@ -308,6 +357,17 @@ async def _run_command(settings: Settings, uri: str, command: _Command) -> int:
             await _work(deps, once=command.args.once)
         elif command.name == "dead-letters":
             await _dead_letters(deps, command.args.requeue, command.args.requeue_all)
+        elif command.name == "create-agent":
+            await _create_agent(deps, command.args)
+        elif command.name == "create-service-key":
+            key = await create_service_key(command.args.name, frozenset(command.args.scope),
+                                           ctx=deps.auth)
+            print("service key (shown once; only its hash is kept):")
+            print(key)
+        elif command.name == "revoke-service-key":
+            revoked = await revoke_service_key(command.args.key_id, ctx=deps.auth)
+            print("revoked" if revoked else "no such active key")
+            return 0 if revoked else 1
         elif command.name == "init-db":
             print("\n".join(await init_db(deps)))
         elif command.name == "seed-demo":
@@ -333,6 +393,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="serve the WeChat and Aliyun stand-ins here (dev only)")
     worker = sub.add_parser("worker", help="deliver outbox messages until stopped")
     worker.add_argument("--once", action="store_true", help="one pass over due messages")
+    agent = sub.add_parser("create-agent", help="create a console account (agent or admin)")
+    agent.add_argument("--username", required=True)
+    agent.add_argument("--name", required=True, help="the agent's display name")
+    agent.add_argument("--regions", default="", help="region codes, e.g. 150100,150200")
+    agent.add_argument("--admin", action="store_true")
+    key = sub.add_parser("create-service-key", help="create a key for an institution or feed")
+    key.add_argument("--name", required=True)
+    key.add_argument("--scope", action="append", required=True,
+                     help="what the key may call, e.g. people.verify (repeatable)")
+    revoke = sub.add_parser("revoke-service-key", help="revoke a service key")
+    revoke.add_argument("key_id")
     dead = sub.add_parser("dead-letters", help="list dead letters, or re-queue them")
     dead.add_argument("--requeue", nargs="*", default=[], metavar="MESSAGE_ID")
     dead.add_argument("--requeue-all", action="store_true")

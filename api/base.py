@@ -27,7 +27,13 @@ from api.deps import Deps
 from api.errors import HTTP_CODES, ApiError, status_for
 from api.messages import message_for, pick_locale, wait_text
 from auth.model import Principal
-from common.errors import DomainError, IdempotencyKeyRequired, RateLimited, ValidationFailed
+from common.errors import (
+    DomainError,
+    FieldNotAllowed,
+    IdempotencyKeyRequired,
+    RateLimited,
+    ValidationFailed,
+)
 from common.idempotency import StoredResponse, request_fingerprint
 from common.logs import request_id_var
 from common.settings import IPNetwork
@@ -37,6 +43,7 @@ log = logging.getLogger("api")
 access_log = logging.getLogger("api.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+PROTECTED_FIELDS = frozenset({"role", "roles", "region", "region_code", "regions", "status"})
 
 
 # (pattern, handler) or (pattern, handler, extra initialize kwargs); patterns use
@@ -132,10 +139,11 @@ class BaseHandler(RequestHandler):
             return
         authenticator = self.deps.authenticator
         if self.kind is HandlerKind.PERSON:
-            principal = await authenticator.person(self.request.headers.get("Authorization"))
+            principal = await authenticator.person(self.request.headers.get("Authorization"),
+                                                   self.client_ip())
         else:
             principal = await authenticator.service(
-                self.request.headers.get("X-Service-Key"), self.service_scope
+                self.request.headers.get("X-Service-Key"), self.service_scope, self.client_ip()
             )
         if principal is None:
             raise ApiError(401, headers={"WWW-Authenticate": "Bearer"})
@@ -167,6 +175,10 @@ class BaseHandler(RequestHandler):
             raise ApiError(400, "INVALID_JSON") from None
         if not isinstance(value, dict):
             raise ApiError(400, "INVALID_JSON")
+        smuggled = sorted(PROTECTED_FIELDS & set(value))
+        if smuggled:
+            # Roles, regions and statuses change only through their own rules.
+            raise FieldNotAllowed(f"{smuggled[0]} cannot be set here", field=smuggled[0])
         self._json: dict[str, Any] = value
         return value
 
@@ -261,7 +273,8 @@ def _describe(error: BaseException | None, status_code: int
         extra = {k: v for k, v in error.params.items() if v is not None}
         if isinstance(error, ValidationFailed) and error.field:
             extra["field"] = error.field
-        return status_for(error), error.code, extra, {}, error.params
+        headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else {}
+        return status_for(error), error.code, extra, headers, error.params
     if isinstance(error, HTTPError):
         status = error.status_code
         return status, HTTP_CODES.get(status, "BAD_REQUEST"), {}, {}, {}

@@ -9,6 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from pymongo import AsyncMongoClient
 
 from auth.model import Principal
+from auth.service import AuthContext
+from common.audit import AuditLog
 from common.clock import Clock
 from common.guard import Guard
 from common.idempotency import IdempotencyStore
@@ -24,19 +26,10 @@ from people.repository import PeopleRepository
 class Authenticator(Protocol):
     """Turns a request's credentials into a principal, or None when they are not valid."""
 
-    async def person(self, authorization: str | None) -> Principal | None: ...
+    async def person(self, authorization: str | None, client_ip: str) -> Principal | None: ...
 
-    async def service(self, service_key: str | None, scope: str | None) -> Principal | None: ...
-
-
-class DenyAllAuthenticator:
-    """Until the identity issue lands, nobody is authenticated."""
-
-    async def person(self, authorization: str | None) -> Principal | None:
-        return None
-
-    async def service(self, service_key: str | None, scope: str | None) -> Principal | None:
-        return None
+    async def service(self, service_key: str | None, scope: str | None,
+                      client_ip: str) -> Principal | None: ...
 
 
 class HttpMetrics:
@@ -69,6 +62,8 @@ class Deps:
     gateways: Gateways
     notification_policy: NotificationPolicy
     authenticator: Authenticator
+    auth: AuthContext
+    audit: AuditLog
     metrics: HttpMetrics
     outbox_metrics: OutboxMetrics
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from auth import model as auth
 from common import errors as e
 from notifications.model import SmsNotSent
 
@@ -23,6 +24,10 @@ ERROR_STATUS: dict[type[e.DomainError], int] = {
     e.PreconditionRequired: 428,
     e.RateLimited: 429,
     SmsNotSent: 503,
+    auth.Forbidden: 403,
+    auth.WeChatUnavailableError: 503,
+    auth.LoginFailed: 401,
+    auth.AccountLocked: 423,
     e.DomainError: 400,
 }
 
@@ -37,6 +42,7 @@ HTTP_CODES: dict[int, str] = {
     412: "PRECONDITION_FAILED",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    423: "ACCOUNT_LOCKED",
     422: "VALIDATION_FAILED",
     428: "PRECONDITION_REQUIRED",
     429: "RATE_LIMITED",

@@ -37,6 +37,12 @@ class ValidationFailed(DomainError):
         self.field = field
 
 
+class FieldNotAllowed(ValidationFailed):
+    """The request tries to set something (a role, a region, a status) it may not."""
+
+    code = "FIELD_NOT_ALLOWED"
+
+
 class Conflict(DomainError):
     code = "CONFLICT"
 

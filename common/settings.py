@@ -59,6 +59,7 @@ class Settings:
     aliyun_access_key_secret: str = field(repr=False)
     aliyun_sms_sign_name: str
     face_template_key: bytes = field(repr=False)  # AES-256-GCM key, 32 bytes
+    otp_pepper: bytes = field(repr=False)  # HMAC key for SMS codes stored as hashes
     max_json_body_bytes: int
     max_upload_body_bytes: int
     trusted_proxies: tuple[IPNetwork, ...]
@@ -110,6 +111,7 @@ def _load(env: Mapping[str, str]) -> Settings:
         ),
         aliyun_sms_sign_name=env.get("ALIYUN_SMS_SIGN_NAME", "内蒙古人社").strip(),
         face_template_key=_face_key(secrets),
+        otp_pepper=secrets.secret("OTP_PEPPER", dev_default="dev-only-otp-pepper").encode(),
         max_json_body_bytes=_int(env, "MAX_JSON_BODY_BYTES", 64 * 1024, low=1024),
         max_upload_body_bytes=_int(env, "MAX_UPLOAD_BODY_BYTES", 10 * 1024 * 1024, low=1024),
         trusted_proxies=_networks(env.get("TRUSTED_PROXIES", "")),

@@ -105,6 +105,15 @@ class OutboxRepository:
             "created_at", DESCENDING).limit(limit)
         return [_message(doc) async for doc in cursor]
 
+    async def mark_read(self, message_id: str, person_id: str, now: datetime) -> bool:
+        """Mark one of the person's own inbox messages read. False: not theirs, or no such."""
+        found = await self._outbox.find_one({"_id": message_id, "person_id": person_id})
+        if found is None or not found.get("inbox_text"):
+            return False
+        if found.get("read_at") is None:
+            await self._outbox.update_one({"_id": message_id}, {"$set": {"read_at": now}})
+        return True
+
     async def backlog(self, now: datetime) -> tuple[int, float, int]:
         """(pending messages, age in seconds of the oldest one already due, dead letters)."""
         pending = await self._outbox.count_documents({"status": MessageStatus.PENDING.value})

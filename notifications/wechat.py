@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
@@ -99,6 +100,27 @@ class WeChatApi:
             return SendResult(outcome, str(errcode), str(body.get("errmsg", "")),
                               provider_id=str(msgid) if msgid is not None else None, alert=alert)
         return SendResult(Outcome.TRANSIENT, "40001", "access token rejected twice")
+
+    async def code_to_session(self, js_code: str) -> dict[str, Any]:
+        """``jscode2session``: the login code from ``wx.login`` -> openid, session_key, unionid.
+
+        Returns WeChat's body as is (with ``errcode`` on failure); the caller maps errors.
+        """
+        query = urlencode({"appid": self._appid, "secret": self._secret, "js_code": js_code,
+                           "grant_type": "authorization_code"})
+        return await self._call("GET", f"/sns/jscode2session?{query}")
+
+    async def phone_number(self, code: str) -> dict[str, Any]:
+        """``getuserphonenumber``: the code from the getPhoneNumber button -> phone_info."""
+        for _ in range(2):
+            token = await self.access_token()
+            body = await self._call(
+                "POST", f"/wxa/business/getuserphonenumber?access_token={token}", {"code": code})
+            if int(body.get("errcode", 0)) in _TOKEN_ERRORS:
+                self.invalidate_token(token)
+                continue
+            return body
+        return {"errcode": 40001, "errmsg": "access token rejected twice"}
 
     async def _call(self, method: str, path: str, payload: Mapping[str, Any] | None = None
                     ) -> dict[str, Any]:

@@ -1,10 +1,13 @@
 """A local stand-in for the WeChat server APIs this service calls.
 
-Speaks the real wire format: ``GET /cgi-bin/token``, ``POST /cgi-bin/stable_token``
-and ``POST /cgi-bin/message/subscribe/send``, with WeChat's real error codes
-(40001 invalid token, 40013 invalid appid, 40125 invalid secret, 40037 invalid
-template, 47003 bad data, 43101 no subscription). A one-time subscription
-allows one message. Tests steer it over ``/_control/*``.
+Speaks the real wire format: ``GET /cgi-bin/token``, ``POST /cgi-bin/stable_token``,
+``POST /cgi-bin/message/subscribe/send``, ``GET /sns/jscode2session`` and
+``POST /wxa/business/getuserphonenumber``, with WeChat's real error codes
+(40001 invalid token, 40013 invalid appid, 40125 invalid secret, 40029 invalid
+code, 40037 invalid template, 47003 bad data, 43101 no subscription). A
+one-time subscription allows one message; login and phone codes work once and
+expire after 5 minutes. Tests and the demo mint codes and script failures over
+``/_control/*``.
 
     python -m standins.wechat --port 8101
 """
@@ -24,6 +27,14 @@ from standins.base import JsonHandler, Script, delay, run_standalone
 
 DEV_APPS = {"wx-dev-appid": "dev-only-wechat-secret"}
 TOKEN_LIFETIME = 7200
+CODE_LIFETIME = 300
+
+
+@dataclass
+class MintedCode:
+    value: dict[str, Any]  # {"openid", "unionid"} or {"phone"}
+    expires_at: float
+    used: bool = False
 
 
 @dataclass
@@ -38,6 +49,26 @@ class WeChatState:
     subscriptions: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     messages: list[dict[str, Any]] = field(default_factory=list)
     token_requests: int = 0
+    login_codes: dict[str, MintedCode] = field(default_factory=dict)
+    phone_codes: dict[str, MintedCode] = field(default_factory=dict)
+    scripts: dict[str, Script] = field(default_factory=lambda: defaultdict(Script))
+    clock_offset: float = 0.0  # tests move code expiry forward with their own clock
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def mint(self, codes: dict[str, MintedCode], value: dict[str, Any]) -> str:
+        code = secrets.token_urlsafe(24)
+        codes[code] = MintedCode(value, self.now() + CODE_LIFETIME)
+        return code
+
+    def redeem(self, codes: dict[str, MintedCode], code: str) -> dict[str, Any] | None:
+        """A code works once, within five minutes."""
+        minted = codes.get(code)
+        if minted is None or minted.used or minted.expires_at <= self.now():
+            return None
+        minted.used = True
+        return minted.value
 
     def issue_token(self, appid: str, *, replace: bool) -> tuple[str, int]:
         now = time.time()
@@ -141,6 +172,59 @@ class SubscribeSendHandler(JsonHandler):
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 
 
+class CodeToSessionHandler(JsonHandler):
+    def initialize(self, state: WeChatState) -> None:
+        self.state = state
+
+    async def get(self) -> None:
+        answer = self.state.scripts["jscode2session"].next()
+        await delay(answer)
+        appid, secret = self.get_argument("appid", ""), self.get_argument("secret", "")
+        error = _credentials_error(self.state, appid, secret)
+        if error:
+            self.write_json(error)
+            return
+        if answer is not None and answer.code is not None:
+            self.write_json({"errcode": int(answer.code), "errmsg": "scripted by the test"})
+            return
+        if self.get_argument("grant_type", "") != "authorization_code":
+            self.write_json({"errcode": 40002, "errmsg": "invalid grant_type"})
+            return
+        identity = self.state.redeem(self.state.login_codes, self.get_argument("js_code", ""))
+        if identity is None:
+            self.write_json({"errcode": 40029, "errmsg": "invalid code"})
+            return
+        body = {"openid": identity["openid"], "session_key": secrets.token_urlsafe(16)}
+        if identity.get("unionid"):
+            body["unionid"] = identity["unionid"]
+        self.write_json(body)
+
+
+class PhoneNumberHandler(JsonHandler):
+    def initialize(self, state: WeChatState) -> None:
+        self.state = state
+
+    async def post(self) -> None:
+        answer = self.state.scripts["getuserphonenumber"].next()
+        await delay(answer)
+        if not self.state.token_valid(self.get_argument("access_token", "")):
+            self.write_json({"errcode": 40001, "errmsg": "invalid credential, access_token "
+                             "is invalid or not latest"})
+            return
+        if answer is not None and answer.code is not None:
+            self.write_json({"errcode": int(answer.code), "errmsg": "scripted by the test"})
+            return
+        found = self.state.redeem(self.state.phone_codes, str(self.body_json().get("code", "")))
+        if found is None:
+            self.write_json({"errcode": 40029, "errmsg": "invalid code"})
+            return
+        phone = str(found["phone"])
+        self.write_json({"errcode": 0, "errmsg": "ok", "phone_info": {
+            "phoneNumber": phone, "purePhoneNumber": phone, "countryCode": "86",
+            "watermark": {"timestamp": int(self.state.now()), "appid": next(iter(self.state.apps))},
+        }})
+
+
 class ControlHandler(JsonHandler):
     def initialize(self, state: WeChatState) -> None:
         self.state = state
@@ -162,11 +246,26 @@ class ControlHandler(JsonHandler):
             left = self.state.subscriptions.get(key, 0)
             self.state.subscriptions[key] = -1 if count < 0 else max(left, 0) + count
         elif what == "plan":
-            self.state.script.plan(body, "errcode")
+            api = str(body.get("api", "subscribe_send"))
+            script = self.state.script if api == "subscribe_send" else self.state.scripts[api]
+            script.plan(body, "errcode")
+        elif what == "login_code":
+            code = self.state.mint(self.state.login_codes, {
+                "openid": str(body["openid"]), "unionid": body.get("unionid")})
+            self.write_json({"code": code})
+            return
+        elif what == "phone_code":
+            code = self.state.mint(self.state.phone_codes, {"phone": str(body["phone"])})
+            self.write_json({"code": code})
+            return
+        elif what == "advance":
+            self.state.clock_offset += float(body.get("seconds", 0))
         elif what == "expire_tokens":
             self.state.tokens.clear()
         elif what == "reset":
             self.state.script.clear()
+            self.state.scripts.clear()
+            self.state.clock_offset = 0.0
             self.state.messages.clear()
             self.state.subscriptions.clear()
             self.state.token_requests = 0
@@ -185,6 +284,8 @@ def make_app(apps: dict[str, str] | None = None) -> Application:
         (r"/cgi-bin/token", TokenHandler, kwargs),
         (r"/cgi-bin/stable_token", StableTokenHandler, kwargs),
         (r"/cgi-bin/message/subscribe/send", SubscribeSendHandler, kwargs),
+        (r"/sns/jscode2session", CodeToSessionHandler, kwargs),
+        (r"/wxa/business/getuserphonenumber", PhoneNumberHandler, kwargs),
         (r"/_control/(\w+)", ControlHandler, kwargs),
     ])
     app.settings["state"] = state

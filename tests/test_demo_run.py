@@ -57,6 +57,7 @@ async def test_the_default_run_serves_demo_data_and_delivers_demo_sms(tmp_path):
         assert "收到的短信" in page
         assert (tmp_path / "devdb").is_dir()  # the embedded database, under DATA_DIR
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, stderr.decode()[-2000:]
