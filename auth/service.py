@@ -463,7 +463,10 @@ async def console_login(username: str, password: str, totp: str, device: dict[st
                                object=account.account_id, outcome="locked", client_ip=client_ip)
         wait = int((account.locked_until - now).total_seconds())
         raise AccountLocked("locked", retry_after=wait, minutes=-(-wait // 60))
-    if not _password_ok(account, password) or not _totp_ok(account, totp, now):
+    step = _totp_step(account, totp, now) if _password_ok(account, password) else None
+    # A one-time code works once: a replay within its 30-second step is a failure too.
+    if step is None or not await ctx.guard.claim(f"used:totp:{account.account_id}:{step}",
+                                                 ttl=timedelta(minutes=2)):
         await _count_failure(account, ctx=ctx, client_ip=client_ip)
         raise LoginFailed("wrong credentials")
     await ctx.audit.record(actor=account.account_id, action="login.console",
@@ -479,11 +482,16 @@ def _password_ok(account: Account, password: str) -> bool:
         return False
 
 
-def _totp_ok(account: Account, code: str, now: datetime) -> bool:
+def _totp_step(account: Account, code: str, now: datetime) -> int | None:
+    """The 30-second step whose code this is (this one or a neighbour, for clock drift)."""
     if not account.totp_secret:
-        return False
-    return bool(pyotp.TOTP(account.totp_secret).verify(code.strip(), for_time=now,
-                                                       valid_window=1))
+        return None
+    totp = pyotp.TOTP(account.totp_secret)
+    for drift in (0, -1, 1):
+        at = now + timedelta(seconds=30 * drift)
+        if hmac.compare_digest(totp.at(at), code.strip()):
+            return int(totp.timecode(at))
+    return None
 
 
 async def _count_failure(account: Account, *, ctx: AuthContext, client_ip: str) -> None:

@@ -506,10 +506,12 @@ async def test_agent_login_needs_password_and_totp_and_locks_after_five_failures
     account, totp = await console_account(deps, "agent-lock")
     ok = await console_login(api, clock, "agent-lock", totp)
     assert ok.status == 200 and ok.json()["account"]["role"] == "agent"
+    replayed = await console_login(api, clock, "agent-lock", totp)  # the same code again
+    assert replayed.error_code == "LOGIN_FAILED"
     wrong_totp = await api.post("/v1/console/login", headers=new_ip(), json_body={
         "username": "agent-lock", "password": "correct horse battery", "totp": "000000"})
     assert wrong_totp.error_code == "LOGIN_FAILED"
-    for _ in range(4):
+    for _ in range(3):
         bad = await console_login(api, clock, "agent-lock", totp, password="wrong password!")
         assert bad.status in (401, 423)
     locked = await console_login(api, clock, "agent-lock", totp)
