@@ -96,9 +96,6 @@ class ApiError(Exception):
 
 
 class SendSmsHandler(JsonHandler):
-    def initialize(self, state: AliyunState) -> None:
-        self.state = state
-
     async def get(self) -> None:
         await self.post()
 
@@ -198,9 +195,6 @@ class SendSmsHandler(JsonHandler):
 
 
 class MessagesHandler(JsonHandler):
-    def initialize(self, state: AliyunState) -> None:
-        self.state = state
-
     def get(self) -> None:
         phone = self.get_argument("phone", None)
         messages = [asdict(m) for m in self.state.messages if phone in (None, m.phone)]
@@ -208,27 +202,18 @@ class MessagesHandler(JsonHandler):
 
 
 class PlanHandler(JsonHandler):
-    def initialize(self, state: AliyunState) -> None:
-        self.state = state
-
     def post(self) -> None:
         self.state.script.plan(self.body_json(), "code")
         self.write_json({"ok": True})
 
 
 class AdvanceHandler(JsonHandler):
-    def initialize(self, state: AliyunState) -> None:
-        self.state = state
-
     def post(self) -> None:
         self.state.limit_clock_offset += float(self.body_json().get("seconds", 0))
         self.write_json({"ok": True})
 
 
 class ResetHandler(JsonHandler):
-    def initialize(self, state: AliyunState) -> None:
-        self.state = state
-
     def post(self) -> None:
         self.state.reset()
         self.write_json({"ok": True})
@@ -236,9 +221,6 @@ class ResetHandler(JsonHandler):
 
 class DevPageHandler(JsonHandler):
     """A page for a person running the demo: the SMS that would have reached phones."""
-
-    def initialize(self, state: AliyunState) -> None:
-        self.state = state
 
     def get(self) -> None:
         rows = "".join(

@@ -40,6 +40,11 @@ class Script:
 
 
 class JsonHandler(RequestHandler):
+    state: Any  # the stand-in's in-memory state, shared by its handlers
+
+    def initialize(self, state: Any) -> None:
+        self.state = state
+
     def write_json(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")

@@ -96,9 +96,6 @@ def _credentials_error(state: WeChatState, appid: str, secret: str) -> dict[str,
 
 
 class TokenHandler(JsonHandler):
-    def initialize(self, state: WeChatState) -> None:
-        self.state = state
-
     def get(self) -> None:
         self.state.token_requests += 1
         if self.get_argument("grant_type", "") != "client_credential":
@@ -114,9 +111,6 @@ class TokenHandler(JsonHandler):
 
 
 class StableTokenHandler(JsonHandler):
-    def initialize(self, state: WeChatState) -> None:
-        self.state = state
-
     def post(self) -> None:
         self.state.token_requests += 1
         body = self.body_json()
@@ -132,21 +126,28 @@ class StableTokenHandler(JsonHandler):
         self.write_json({"access_token": token, "expires_in": expires_in})
 
 
-class SubscribeSendHandler(JsonHandler):
-    def initialize(self, state: WeChatState) -> None:
-        self.state = state
+class TokenApiHandler(JsonHandler):
+    """An API called with ``?access_token=``: scripted delay, token check, scripted error."""
 
-    async def post(self) -> None:
-        answer = self.state.script.next()
+    state: WeChatState
+
+    async def answered_early(self, script: Script) -> bool:
+        answer = script.next()
         await delay(answer)
         if not self.state.token_valid(self.get_argument("access_token", "")):
             self.write_json({"errcode": 40001, "errmsg": "invalid credential, access_token "
                              "is invalid or not latest"})
-            return
+            return True
         if answer is not None and answer.code is not None:
             self.write_json({"errcode": int(answer.code), "errmsg": "scripted by the test"})
-            return
-        self.write_json(self._send(self.body_json()))
+            return True
+        return False
+
+
+class SubscribeSendHandler(TokenApiHandler):
+    async def post(self) -> None:
+        if not await self.answered_early(self.state.script):
+            self.write_json(self._send(self.body_json()))
 
     def _send(self, body: dict[str, Any]) -> dict[str, Any]:
         openid, template_id = str(body.get("touser", "")), str(body.get("template_id", ""))
@@ -173,9 +174,6 @@ class SubscribeSendHandler(JsonHandler):
 
 
 class CodeToSessionHandler(JsonHandler):
-    def initialize(self, state: WeChatState) -> None:
-        self.state = state
-
     async def get(self) -> None:
         answer = self.state.scripts["jscode2session"].next()
         await delay(answer)
@@ -200,19 +198,9 @@ class CodeToSessionHandler(JsonHandler):
         self.write_json(body)
 
 
-class PhoneNumberHandler(JsonHandler):
-    def initialize(self, state: WeChatState) -> None:
-        self.state = state
-
+class PhoneNumberHandler(TokenApiHandler):
     async def post(self) -> None:
-        answer = self.state.scripts["getuserphonenumber"].next()
-        await delay(answer)
-        if not self.state.token_valid(self.get_argument("access_token", "")):
-            self.write_json({"errcode": 40001, "errmsg": "invalid credential, access_token "
-                             "is invalid or not latest"})
-            return
-        if answer is not None and answer.code is not None:
-            self.write_json({"errcode": int(answer.code), "errmsg": "scripted by the test"})
+        if await self.answered_early(self.state.scripts["getuserphonenumber"]):
             return
         found = self.state.redeem(self.state.phone_codes, str(self.body_json().get("code", "")))
         if found is None:
@@ -226,9 +214,6 @@ class PhoneNumberHandler(JsonHandler):
 
 
 class ControlHandler(JsonHandler):
-    def initialize(self, state: WeChatState) -> None:
-        self.state = state
-
     def get(self, what: str) -> None:
         if what == "messages":
             self.write_json({"messages": self.state.messages})
