@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, quote
 from tornado.web import Application
 
 from notifications.templates import LOGIN_CODE, template_by_aliyun_code
-from standins.base import JsonHandler, Script, delay, run_standalone
+from standins.base import JsonHandler, Script, delay, quiet_access_log, run_standalone
 
 DEV_ACCESS_KEYS = {"LTAIdevonly": "dev-only-aliyun-secret"}
 DEV_SIGN_NAMES = frozenset({"内蒙古人社"})
@@ -251,7 +251,7 @@ def make_app(access_keys: dict[str, str] | None = None,
         (r"/_control/reset", ResetHandler, kwargs),
         (r"/_control/advance", AdvanceHandler, kwargs),
         (r"/_dev", DevPageHandler, kwargs),
-    ])
+    ], log_function=quiet_access_log)
     app.settings["state"] = state
     return app
 

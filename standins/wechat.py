@@ -23,7 +23,7 @@ from typing import Any
 from tornado.web import Application
 
 from notifications.templates import REGISTRY
-from standins.base import JsonHandler, Script, delay, run_standalone
+from standins.base import JsonHandler, Script, delay, quiet_access_log, run_standalone
 
 DEV_APPS = {"wx-dev-appid": "dev-only-wechat-secret"}
 TOKEN_LIFETIME = 7200
@@ -272,7 +272,7 @@ def make_app(apps: dict[str, str] | None = None) -> Application:
         (r"/sns/jscode2session", CodeToSessionHandler, kwargs),
         (r"/wxa/business/getuserphonenumber", PhoneNumberHandler, kwargs),
         (r"/_control/(\w+)", ControlHandler, kwargs),
-    ])
+    ], log_function=quiet_access_log)
     app.settings["state"] = state
     return app
 
