@@ -73,6 +73,10 @@ from notifications.service import NotificationPolicy, enqueue
 from notifications.templates import CERT_DUE_SOON
 from notifications.wechat import WeChatApi
 from notifications.worker import Gateways, OutboxMetrics
+from pension_cert import repository as cert_repository
+from pension_cert.pool import FacePool
+from pension_cert.repository import CertRepository
+from pension_cert.service import CertConfig, CertContext
 from people import repository as people_repository
 from people.demo import demo_rows
 from people.regions import in_inner_mongolia
@@ -93,11 +97,12 @@ def all_indexes() -> list[IndexSpec]:
         *outbox_repository.INDEXES,
         *auth_repository.INDEXES,
         *audit_module.INDEXES,
+        *cert_repository.INDEXES,
     ]
 
 
 def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
-               clock: Clock | None = None) -> Deps:
+               clock: Clock | None = None, face_pool: FacePool | None = None) -> Deps:
     uri = mongodb_uri or settings.mongodb_uri
     if uri is None:
         raise SettingsError("no database: set MONGODB_URI or start the embedded devdb")
@@ -113,6 +118,19 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         clock=clock, guard=guard, limiter=limiter, audit=audit, otp_pepper=settings.otp_pepper,
     )
     registry = CollectorRegistry()
+    people = PeopleRepository(db)
+    outbox = OutboxRepository(db)
+    policy = NotificationPolicy(quiet_hours=QuietHours(*settings.quiet_hours),
+                                retry=RetryPolicy(max_attempts=settings.outbox_max_attempts))
+    cert = CertContext(
+        repo=CertRepository(db), people=people, outbox=outbox, notification_policy=policy,
+        clock=clock, guard=guard, limiter=limiter, audit=audit,
+        pool=face_pool or FacePool(settings.face_pool_workers or None, settings.face_pool_queue),
+        template_key=settings.face_template_key,
+        config=CertConfig(match_threshold=settings.face_match_threshold,
+                          one_to_many_threshold=settings.face_one_to_many_threshold,
+                          daily_failures=settings.face_daily_failures),
+    )
     return Deps(
         settings=settings,
         clock=clock,
@@ -121,8 +139,8 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         guard=guard,
         limiter=limiter,
         idempotency=IdempotencyStore(db[idempotency_module.COLLECTION], clock),
-        people=PeopleRepository(db),
-        outbox=OutboxRepository(db),
+        people=people,
+        outbox=outbox,
         gateways=Gateways(
             sms=AliyunSmsClient(
                 endpoint=settings.aliyun_sms_endpoint,
@@ -133,12 +151,10 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
             wechat=WeChatApi(base_url=settings.wechat_base_url, appid=settings.wechat_appid,
                              secret=settings.wechat_secret, clock=clock),
         ),
-        notification_policy=NotificationPolicy(
-            quiet_hours=QuietHours(*settings.quiet_hours),
-            retry=RetryPolicy(max_attempts=settings.outbox_max_attempts),
-        ),
+        notification_policy=policy,
         authenticator=TokenAuthenticator(auth),
         auth=auth,
+        cert=cert,
         audit=audit,
         metrics=HttpMetrics(registry),
         outbox_metrics=OutboxMetrics(registry),
@@ -242,6 +258,7 @@ async def _serve(settings: Settings, uri: str, args: argparse.Namespace) -> None
 
 async def _close(deps: Deps) -> None:
     deps.gateways.sms.close()  # type: ignore[attr-defined]
+    deps.cert.pool.close()
     await deps.client.close()
 
 

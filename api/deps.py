@@ -20,6 +20,7 @@ from common.settings import Settings
 from notifications.repository import OutboxRepository
 from notifications.service import NotificationPolicy
 from notifications.worker import Gateways, OutboxMetrics, OutboxWorker
+from pension_cert.service import CertContext
 from people.repository import PeopleRepository
 
 
@@ -63,6 +64,7 @@ class Deps:
     notification_policy: NotificationPolicy
     authenticator: Authenticator
     auth: AuthContext
+    cert: CertContext
     audit: AuditLog
     metrics: HttpMetrics
     outbox_metrics: OutboxMetrics

@@ -12,6 +12,7 @@ from typing import Any
 from auth import model as auth
 from common import errors as e
 from notifications.model import SmsNotSent
+from pension_cert.pool import FacePoolBusy
 
 ERROR_STATUS: dict[type[e.DomainError], int] = {
     e.ValidationFailed: 400,
@@ -28,6 +29,7 @@ ERROR_STATUS: dict[type[e.DomainError], int] = {
     auth.WeChatUnavailableError: 503,
     auth.LoginFailed: 401,
     auth.AccountLocked: 423,
+    FacePoolBusy: 503,
     e.DomainError: 400,
 }
 

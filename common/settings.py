@@ -63,6 +63,11 @@ class Settings:
     max_json_body_bytes: int
     max_upload_body_bytes: int
     trusted_proxies: tuple[IPNetwork, ...]
+    face_match_threshold: float
+    face_one_to_many_threshold: float
+    face_daily_failures: int
+    face_pool_workers: int  # 0: cores - 1
+    face_pool_queue: int
     quiet_hours: tuple[time, time]  # non-urgent messages wait from the first to the second
     outbox_max_attempts: int
     log_level: str
@@ -115,6 +120,11 @@ def _load(env: Mapping[str, str]) -> Settings:
         max_json_body_bytes=_int(env, "MAX_JSON_BODY_BYTES", 64 * 1024, low=1024),
         max_upload_body_bytes=_int(env, "MAX_UPLOAD_BODY_BYTES", 10 * 1024 * 1024, low=1024),
         trusted_proxies=_networks(env.get("TRUSTED_PROXIES", "")),
+        face_match_threshold=_float(env, "FACE_MATCH_THRESHOLD", 0.5),
+        face_one_to_many_threshold=_float(env, "FACE_ONE_TO_MANY_THRESHOLD", 0.4),
+        face_daily_failures=_int(env, "FACE_DAILY_FAILURES", 5, low=1, high=50),
+        face_pool_workers=_int(env, "FACE_POOL_WORKERS", 0, low=0, high=64),
+        face_pool_queue=_int(env, "FACE_POOL_QUEUE", 4, low=0, high=1000),
         quiet_hours=_quiet_hours(env.get("QUIET_HOURS", "21:00-08:00")),
         outbox_max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 8, low=1, high=100),
         log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
@@ -163,6 +173,17 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int = 0,
     except ValueError:
         raise SettingsError(f"{name} must be an integer, not {raw!r}") from None
     if value < low or (high is not None and value > high):
+        raise SettingsError(f"{name}={value} is out of range")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if not 0 < value < 2:
         raise SettingsError(f"{name}={value} is out of range")
     return value
 

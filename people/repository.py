@@ -46,6 +46,14 @@ class PeopleRepository:
     async def count(self) -> int:
         return await self._people.count_documents({})
 
+    async def set_payment_status(self, person_id: str, status: PaymentStatus) -> None:
+        await self._people.update_one({"_id": person_id},
+                                      {"$set": {"payment_status": status.value}})
+
+    async def record_death(self, person_id: str, day: date) -> None:
+        await self._people.update_one({"_id": person_id},
+                                      {"$set": {"death_date": day.isoformat()}})
+
     async def upsert_batch(self, batch: Sequence[PersonDetails]) -> tuple[int, int]:
         """Upsert many people by ID number in few round trips. Returns (created, updated).
 

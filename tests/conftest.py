@@ -24,6 +24,7 @@ from app import build_deps, http_server, init_db, make_app
 from common.clock import FrozenClock
 from common.settings import Settings
 from devdb.launcher import DevDB, free_port
+from pension_cert.pool import FacePool
 
 # 2026-11-22 10:00 in Asia/Shanghai: tests start here and move the clock themselves.
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
@@ -83,9 +84,17 @@ def settings(devdb: DevDB, db_name: str, standins: StandIns) -> Settings:
     return make_settings(devdb.uri, db_name, standins, MAX_JSON_BODY_BYTES="4096")
 
 
+@pytest.fixture(scope="session")
+def face_pool() -> Iterator[FacePool]:
+    """One face process pool for the session: workers load the models once."""
+    pool = FacePool(workers=1, queue=4)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-async def deps(settings: Settings, clock: FrozenClock) -> AsyncIterator[Deps]:
-    built = build_deps(settings, clock=clock)
+async def deps(settings: Settings, clock: FrozenClock, face_pool: FacePool) -> AsyncIterator[Deps]:
+    built = build_deps(settings, clock=clock, face_pool=face_pool)
     await init_db(built)
     yield built
     built.gateways.sms.close()  # type: ignore[attr-defined]

@@ -44,6 +44,21 @@ def new_ip() -> dict[str, str]:
     return {"X-Forwarded-For": f"198.51.{n // 250}.{n % 250 + 1}"}
 
 
+JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
+
+
+def multipart(fields: dict[str, str], files: list[bytes]) -> tuple[bytes, str]:
+    boundary = "----nm12333boundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+             .encode() for k, v in fields.items()]
+    for i, data in enumerate(files):
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="frame{i:03d}"; '
+                     f'filename="f{i:03d}.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+                     + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -655,18 +670,47 @@ async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
     link_id = invited.json()["link_id"]  # between B and C: nothing to do with A
 
     a_auth = bearer(a["access_token"])
+    b_challenge = "CH" + "b" * 20  # a challenge B started (stored as start_challenge would)
+    await deps.cert.repo.save_challenge({
+        "_id": b_challenge, "person_id": b_person, "account_id": b["account"]["account_id"],
+        "session_id": b["session_id"], "on_behalf": None, "nonce_hash": "x",
+        "actions": ["blink", "open_mouth"], "created_at": deps.clock.now(),
+        "expires_at": deps.clock.now() + timedelta(minutes=2)})
+    frames = multipart({"nonce": "anything"}, [JPEG])
     matrix = {
-        "/v1/people/{person_id}": ("GET", f"/v1/people/{b_person}"),
-        "/v1/me/sessions/{session_id}": ("DELETE", f"/v1/me/sessions/{b['session_id']}"),
-        "/v1/me/inbox/{message_id}/read": ("POST", f"/v1/me/inbox/{b_message.message_id}/read"),
-        "/v1/family/links/{link_id}/{event}": ("POST", f"/v1/family/links/{link_id}/end"),
+        "/v1/people/{person_id}": ("GET", f"/v1/people/{b_person}", None),
+        "/v1/me/sessions/{session_id}": ("DELETE", f"/v1/me/sessions/{b['session_id']}", None),
+        "/v1/me/inbox/{message_id}/read": ("POST", f"/v1/me/inbox/{b_message.message_id}/read",
+                                           None),
+        "/v1/family/links/{link_id}/{event}": ("POST", f"/v1/family/links/{link_id}/end", None),
+        "/v1/pension/people/{person_id}/consent": ("GET", f"/v1/pension/people/{b_person}/consent",
+                                                   None),
+        "/v1/pension/people/{person_id}/status": ("GET", f"/v1/pension/people/{b_person}/status",
+                                                  None),
+        "/v1/pension/people/{person_id}/reference-photo": (
+            "POST", f"/v1/pension/people/{b_person}/reference-photo", None),
+        "/v1/pension/people/{person_id}/agent-certifications": (
+            "POST", f"/v1/pension/people/{b_person}/agent-certifications", None),
+        "/v1/pension/challenges/{challenge_id}/frames": (
+            "POST", f"/v1/pension/challenges/{b_challenge}/frames", frames),
+        "/v1/pension/review-cases/{case_id}/decision": (
+            "POST", "/v1/pension/review-cases/RCanything/decision", None),
     }
+    # Routes for agents only answer 403 to any citizen, whatever the id: nothing about
+    # the record leaks. Every other route answers 404 for someone else's record.
+    agent_only = {"/v1/pension/review-cases/{case_id}/decision"}
     routes_with_ids = {path_template(r[0])[0] for r in all_routes()
                        if "(?P<" in r[0] and getattr(r[1], "kind", None) == "person"}
     assert routes_with_ids == set(matrix), "a new route takes an id: add it to the matrix"
-    for template, (method, path) in matrix.items():
-        reply = await api.request(method, path, headers={**a_auth, "If-Match": '"v1"'})
-        assert reply.status == 404, (template, reply.status, reply.body)
+    for template, (method, path, form) in matrix.items():
+        headers = {**a_auth, "If-Match": '"v1"'}
+        body = None if method in ("GET", "DELETE") else b"{}"
+        if form is not None:
+            body, content_type = form
+            headers["Content-Type"] = content_type
+        reply = await api.request(method, path, headers=headers, body=body)
+        expected = 403 if template in agent_only else 404
+        assert reply.status == expected, (template, reply.status, reply.body)
     # ...and nothing happened to B's things.
     assert (await api.get("/v1/me", headers=b_auth)).status == 200
     assert (await deps.outbox.get(b_message.message_id)).read_at is None
