@@ -6,6 +6,10 @@
     python app.py seed-demo           load the deterministic demo people
     python app.py worker [--once]     deliver outbox messages (SMS, WeChat)
     python app.py dead-letters        list dead letters; --requeue ID... / --requeue-all
+    python app.py import-photos DIR   reference photos named by ID number (templates only)
+    python app.py run-cycle           the daily certification job: reminders, suspensions
+    python app.py payroll-export M    the month's suspend/resume/back-pay instructions (CSV)
+    python app.py import-signals F    proof-of-life signals (settlements, card use, deaths)
     python app.py create-agent        a 12333 agent or admin console account (password + TOTP)
     python app.py create-service-key  a key for an institution or data feed (shown once)
     python app.py revoke-service-key  revoke a service key
@@ -21,13 +25,14 @@ import asyncio
 import contextlib
 import csv
 import getpass
+import io
 import logging
 import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -58,6 +63,7 @@ from common import idempotency as idempotency_module
 from common import ratelimit as ratelimit_module
 from common.audit import AuditLog
 from common.clock import Clock, SystemClock, local_date
+from common.errors import DomainError
 from common.guard import Guard
 from common.idempotency import IdempotencyStore
 from common.logs import configure_logging
@@ -74,9 +80,19 @@ from notifications.templates import CERT_DUE_SOON
 from notifications.wechat import WeChatApi
 from notifications.worker import Gateways, OutboxMetrics
 from pension_cert import repository as cert_repository
+from pension_cert.model import Month
 from pension_cert.pool import FacePool
 from pension_cert.repository import CertRepository
-from pension_cert.service import CertConfig, CertContext
+from pension_cert.service import (
+    PHOTO_SUFFIXES,
+    CertConfig,
+    CertContext,
+    import_photos,
+    ingest_signal,
+    payroll_rows,
+    purge_dead_templates,
+    run_cycle,
+)
 from people import repository as people_repository
 from people.demo import demo_rows
 from people.regions import in_inner_mongolia
@@ -351,6 +367,49 @@ async def _create_agent(deps: Deps, args: argparse.Namespace) -> None:
     print(pyotp.TOTP(secret).provisioning_uri(name=args.username, issuer_name="12333 坐席"))
 
 
+async def _import_photos(deps: Deps, folder: Path) -> None:
+    # A one-shot command: nothing else runs on this loop, so plain file reads are fine.
+    files = sorted(p for p in folder.iterdir()  # noqa: ASYNC240
+                   if p.suffix.lower() in PHOTO_SUFFIXES)
+    with tqdm(total=len(files), desc="photos", unit="photo") as bar:
+        report = await import_photos([(p.name, p.read_bytes()) for p in files],
+                                     ctx=deps.cert, on_file=lambda: bar.update())
+    print(f"enrolled {report.enrolled} of {len(files)}")
+    for problem, names in sorted(report.problems.items()):
+        print(f"  {problem}: {len(names)}")
+        for name in names:
+            print(f"    {mask_text(name)}")
+
+
+async def _payroll_export(deps: Deps, month_text: str, out: str | None) -> None:
+    rows = await payroll_rows(Month.parse(month_text), ctx=deps.cert)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    if out:
+        Path(out).write_text(buffer.getvalue(), encoding="utf-8")  # noqa: ASYNC240
+    else:
+        sys.stdout.write(buffer.getvalue())
+
+
+async def _import_signals(deps: Deps, path: Path) -> None:
+    """CSV: source,record_id,id_number,kind,date. Idempotent by (source, record_id)."""
+    outcomes: dict[str, int] = {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for row in tqdm(list(csv.DictReader(handle)), desc=path.name, unit="row"):
+            try:
+                person = await deps.people.find_by_id_number(row["id_number"].strip().upper())
+                if person is None:
+                    raise ValueError("not in registry")
+                outcome = await ingest_signal(
+                    source=row["source"], record_id=row["record_id"],
+                    person_id=person.person_id, kind=row["kind"],
+                    day=date.fromisoformat(row["date"]), ctx=deps.cert)
+            except (ValueError, KeyError, DomainError) as error:
+                outcome = f"rejected ({type(error).__name__})"
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    print(", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
+
+
 def _print_report(report: ImportReport) -> None:
     print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejected)}")
     for row in report.rejected:
@@ -385,6 +444,18 @@ async def _run_command(settings: Settings, uri: str, command: _Command) -> int:
             revoked = await revoke_service_key(command.args.key_id, ctx=deps.auth)
             print("revoked" if revoked else "no such active key")
             return 0 if revoked else 1
+        elif command.name == "import-photos":
+            await _import_photos(deps, Path(command.args.dir))
+        elif command.name == "run-cycle":
+            day = date.fromisoformat(command.args.date) if command.args.date else None
+            counts = await run_cycle(ctx=deps.cert, today=day)
+            purged = await purge_dead_templates(ctx=deps.cert)
+            print(f"reminded {counts['reminded']}, suspended {counts['suspended']}, "
+                  f"templates of the dead purged {purged}")
+        elif command.name == "payroll-export":
+            await _payroll_export(deps, command.args.month, command.args.out)
+        elif command.name == "import-signals":
+            await _import_signals(deps, Path(command.args.file))
         elif command.name == "init-db":
             print("\n".join(await init_db(deps)))
         elif command.name == "seed-demo":
@@ -410,6 +481,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="serve the WeChat and Aliyun stand-ins here (dev only)")
     worker = sub.add_parser("worker", help="deliver outbox messages until stopped")
     worker.add_argument("--once", action="store_true", help="one pass over due messages")
+    photos = sub.add_parser("import-photos", help="reference photos named by ID number")
+    photos.add_argument("dir")
+    cycle = sub.add_parser("run-cycle", help="the daily certification job (idempotent per day)")
+    cycle.add_argument("--date", help="the day to run for (YYYY-MM-DD); default today")
+    payroll = sub.add_parser("payroll-export", help="a month's payment instructions as CSV")
+    payroll.add_argument("month", help="YYYY-MM")
+    payroll.add_argument("--out", help="file to write; default standard output")
+    signals = sub.add_parser("import-signals", help="proof-of-life signals from a CSV file")
+    signals.add_argument("file")
     agent = sub.add_parser("create-agent", help="create a console account (agent or admin)")
     agent.add_argument("--username", required=True)
     agent.add_argument("--name", required=True, help="the agent's display name")

@@ -253,11 +253,15 @@ def analyse(frames: Sequence[bytes], actions: Sequence[str], config: FaceCheckCo
     """The whole check of one submission. Runs in a pool worker."""
     measures: list[FrameMeasure] = []
     crops: dict[int, tuple[np.ndarray, tuple]] = {}
+    luminance: list[float] = []
+    short_sides: list[int] = []
     for index, data in enumerate(frames):
         try:
             image = decode_frame(data, config.max_pixels)
         except BadFrame:
             return Analysis("BAD_FRAME", frames=len(frames))
+        luminance.append(float(image.mean()))
+        short_sides.append(min(image.shape[:2]))
         measure, crop = measure_frame(index, image)
         if measure.faces > 1:
             return Analysis("MULTIPLE_FACES", frames=len(frames))
@@ -265,6 +269,11 @@ def analyse(frames: Sequence[bytes], actions: Sequence[str], config: FaceCheckCo
             measures.append(measure)
             crops[index] = crop
     if len(measures) < max(2, (1 - config.max_missing_ratio) * len(frames)):
+        # Say why no face was found when the frames themselves show it.
+        if median(luminance) < config.min_brightness:
+            return Analysis("TOO_DARK", frames=len(frames))
+        if median(short_sides) < 3 * config.min_face_px:
+            return Analysis("FACE_TOO_SMALL", frames=len(frames))
         return Analysis("NO_FACE", frames=len(frames))
     if looks_still(measures, config):
         return Analysis("STILL_PHOTO", frames=len(frames))

@@ -44,7 +44,7 @@ from pension_cert.model import (
 from pension_cert.pool import FacePool
 from pension_cert.repository import CertRepository, state_doc_changes
 from pension_cert.templates import TemplateUnreadable, seal, unseal
-from people.model import PaymentStatus, Person, PersonType
+from people.model import IdNumber, PaymentStatus, Person, PersonType
 from people.repository import PeopleRepository
 
 NOTICE_VERSION = "2026-01"
@@ -184,6 +184,44 @@ async def enroll_reference(person_id: str, photo: bytes, *, source: str, actor: 
     await ctx.repo.save_template(person_id, blob, person.region_code, source, ctx.clock.now())
     await ctx.audit.record(actor=actor, action="template.enroll", object=person_id,
                            outcome="ok", source=source)
+
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclass
+class PhotoImportReport:
+    enrolled: int = 0
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, problem: str, name: str) -> None:
+        self.problems.setdefault(problem, []).append(name)
+
+
+async def import_photos(photos: Sequence[tuple[str, bytes]], *, ctx: CertContext,
+                        on_file: Any = lambda: None) -> PhotoImportReport:
+    """Official photos named by ID number. Templates made before consent are kept but
+    not used until the person consents."""
+    report = PhotoImportReport()
+    for name, data in photos:
+        stem = name.rsplit(".", 1)[0]
+        try:
+            person = await ctx.people.find_by_id_number(IdNumber.parse(stem).value)
+        except ValidationFailed:
+            person = None
+        if person is None:
+            report.add("NOT_IN_REGISTRY", name)
+        else:
+            try:
+                await enroll_reference(person.person_id, data, source="bulk_import",
+                                       actor="cli", ctx=ctx)
+                report.enrolled += 1
+            except PhotoRejected as rejected:
+                report.add(str(rejected.params.get("problem") or "REJECTED"), name)
+            except NotAPensioner:
+                report.add("NOT_A_PENSIONER", name)
+        on_file()
+    return report
 
 
 async def purge_dead_templates(*, ctx: CertContext) -> int:
