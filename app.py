@@ -273,7 +273,7 @@ async def _serve(settings: Settings, uri: str, args: argparse.Namespace) -> None
 
 
 async def _close(deps: Deps) -> None:
-    deps.gateways.sms.close()  # type: ignore[attr-defined]
+    deps.gateways.sms.close()
     deps.cert.pool.close()
     await deps.client.close()
 

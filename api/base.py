@@ -18,6 +18,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -60,6 +61,13 @@ class HandlerKind(StrEnum):
 class BodyLimit(StrEnum):
     JSON = "json"  # ordinary JSON requests (MAX_JSON_BODY_BYTES)
     UPLOAD = "upload"  # frame uploads and imports (MAX_UPLOAD_BODY_BYTES)
+
+
+def _json_value(value: Any) -> str:
+    """Dates and instants in answers are ISO 8601 strings."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _reject_constant(name: str) -> None:
@@ -187,7 +195,8 @@ class BaseHandler(RequestHandler):
         for name, value in (headers or {}).items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+        self.finish(json.dumps(body, ensure_ascii=False, separators=(",", ":"),
+                               default=_json_value))
 
     # -- the shared conventions ----------------------------------------------------
 

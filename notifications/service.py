@@ -39,6 +39,8 @@ class SmsSender(Protocol):
     async def send(self, phone: str, template_code: str,
                    params: Mapping[str, Any]) -> SendResult: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class NotificationPolicy:

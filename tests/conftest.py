@@ -97,7 +97,7 @@ async def deps(settings: Settings, clock: FrozenClock, face_pool: FacePool) -> A
     built = build_deps(settings, clock=clock, face_pool=face_pool)
     await init_db(built)
     yield built
-    built.gateways.sms.close()  # type: ignore[attr-defined]
+    built.gateways.sms.close()
     await built.client.close()
 
 
