@@ -343,3 +343,15 @@ def encode_photo(data: bytes, config: FaceCheckConfig) -> tuple[str | None, list
         return "FACE_TOO_SMALL", None
     encoding = face_recognition.face_encodings(full, [(top, right, bottom, left)])[0]
     return None, [float(x) for x in encoding]
+
+
+def encode_like_live(data: bytes, config: FaceCheckConfig) -> np.ndarray | None:
+    """An image encoded exactly as a live frame is; None without exactly one face."""
+    try:
+        image = decode_frame(data, config.max_pixels)
+    except BadFrame:
+        return None
+    measure, crop = measure_frame(0, image)
+    if measure.faces != 1 or crop is None:
+        return None
+    return encode(*crop)
