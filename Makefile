@@ -37,6 +37,7 @@ test: setup lint
 
 bench: setup
 	APP_ENV=test $(PY) -m bench.guard_vs_update
+	APP_ENV=test $(PY) -m bench.face_checks
 
 clean:
 	rm -rf var/devdb .pytest_cache .mypy_cache .ruff_cache .hypothesis
