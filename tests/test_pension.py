@@ -490,3 +490,74 @@ async def test_a_full_pool_answers_503_with_retry_after(settings, clock, api, de
         small.close()
         narrow.gateways.sms.close()
         await narrow.client.close()
+
+
+# -- command-line jobs ------------------------------------------------------------------------
+
+
+async def test_import_photos_reports_each_problem_and_keeps_templates_unused_until_consent(
+        devdb, db_name, deps, tmp_path, clock, clip):
+    good_id, good_number = await add_person(deps, phone=new_phone())
+    _, two_number = await add_person(deps, phone=new_phone())
+    _, small_number = await add_person(deps, phone=new_phone())
+    _, blank_number = await add_person(deps, phone=new_phone())
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / f"{good_number}.jpg").write_bytes(photo_of(clip[0]))
+    (folder / f"{two_number}.jpg").write_bytes(
+        (SHARED / "faces" / "misc" / "two_people.jpg").read_bytes())
+    small = Image.open(SHARED / "faces" / "people" / "obama" / "obama.jpg").convert("RGB")
+    small.thumbnail((160, 160))
+    (folder / f"{small_number}.jpg").write_bytes(_jpeg(small))
+    (folder / f"{blank_number}.jpg").write_bytes(_jpeg(Image.new("RGB", (300, 300), "grey")))
+    (folder / "150102199901011234.jpg").write_bytes(photo_of(clip[0]))  # not a valid number
+
+    result = await run_app("import-photos", str(folder),
+                           env={"APP_ENV": "test", "MONGODB_URI": devdb.uri,
+                                "MONGODB_DB": db_name, "FACE_POOL_WORKERS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "enrolled 1 of 5" in result.stdout
+    for problem in ("MULTIPLE_FACES", "FACE_TOO_SMALL", "NO_FACE", "NOT_IN_REGISTRY"):
+        assert problem in result.stdout
+    assert good_number not in result.stdout + result.stderr  # file names are masked
+    assert await deps.cert.repo.template(good_id) is not None
+    index = await cert.region_index(good_number[:4], ctx=deps.cert)
+    assert good_id not in index.ids  # no consent yet: kept, but not used
+
+
+async def test_run_cycle_from_the_command_line_is_idempotent(devdb, db_name, deps, clock):
+    person_id, _ = await add_person(deps, phone=new_phone(), region="150103")
+    await cert.certify(person_id, date(2025, 12, 1), cert.Channel.AGENT, actor="t",
+                       on_behalf=None, ctx=deps.cert)
+    env = {"APP_ENV": "test", "MONGODB_URI": devdb.uri, "MONGODB_DB": db_name}
+    first = await run_app("run-cycle", "--date", "2026-11-01", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "reminded" in first.stdout
+    second = await run_app("run-cycle", "--date", "2026-11-01", env=env)
+    assert "reminded 0, suspended 0" in second.stdout
+    state = await deps.cert.repo.state(person_id)
+    assert state.reminders_sent == ("2026-11-30:30",)
+
+
+async def test_signals_from_a_csv_file_are_idempotent(devdb, db_name, deps, tmp_path, clock):
+    person_id, number = await add_person(deps, phone=new_phone())
+    source = tmp_path / "signals.csv"
+    source.write_text("source,record_id,id_number,kind,date\n"
+                      f"bank,B-1,{number},bank,2026-11-10\n"
+                      f"bank,B-2,150102199901011234,bank,2026-11-10\n", encoding="utf-8")
+    env = {"APP_ENV": "test", "MONGODB_URI": devdb.uri, "MONGODB_DB": db_name}
+    first = await run_app("import-signals", str(source), env=env)
+    assert "certified 1" in first.stdout and "rejected" in first.stdout
+    again = await run_app("import-signals", str(source), env=env)
+    assert "duplicate 1" in again.stdout
+    assert (await deps.cert.repo.state(person_id)).history[-1]["channel"] == "passive"
+
+
+async def test_templates_of_the_dead_are_purged_after_the_retention(api, deps, standins, clock,
+                                                                   clip):
+    _, person_id, _ = await retiree(api, deps, standins, clock, photo=photo_of(clip[0]))
+    await deps.people.record_death(person_id, date(2026, 11, 12))  # ten days ago
+    assert await cert.purge_dead_templates(ctx=deps.cert) == 0  # within 30 days
+    clock.advance(days=21)
+    assert await cert.purge_dead_templates(ctx=deps.cert) == 1
+    assert await deps.cert.repo.template(person_id) is None
