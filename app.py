@@ -28,6 +28,7 @@ import getpass
 import io
 import logging
 import os
+import random
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -80,7 +81,15 @@ from notifications.templates import CERT_DUE_SOON
 from notifications.wechat import WeChatApi
 from notifications.worker import Gateways, OutboxMetrics
 from pension_cert import repository as cert_repository
-from pension_cert.model import Month
+from pension_cert.model import (
+    DEFAULT_CYCLE_RULES,
+    CertState,
+    CycleRule,
+    Month,
+    cycle_months,
+    parse_cycle_rules,
+    valid_through,
+)
 from pension_cert.pool import FacePool
 from pension_cert.repository import CertRepository
 from pension_cert.service import (
@@ -92,9 +101,10 @@ from pension_cert.service import (
     payroll_rows,
     purge_dead_templates,
     run_cycle,
+    run_cycle_once_a_day,
 )
 from people import repository as people_repository
-from people.demo import demo_rows
+from people.demo import DEMO_SEED, demo_rows
 from people.regions import in_inner_mongolia
 from people.repository import PeopleRepository
 from people.service import ImportReport, import_people, missing_columns
@@ -145,7 +155,8 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         template_key=settings.face_template_key,
         config=CertConfig(match_threshold=settings.face_match_threshold,
                           one_to_many_threshold=settings.face_one_to_many_threshold,
-                          daily_failures=settings.face_daily_failures),
+                          daily_failures=settings.face_daily_failures,
+                          cycle_rules=_cycle_rules(settings)),
     )
     return Deps(
         settings=settings,
@@ -175,6 +186,15 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         metrics=HttpMetrics(registry),
         outbox_metrics=OutboxMetrics(registry),
     )
+
+
+def _cycle_rules(settings: Settings) -> tuple[CycleRule, ...]:
+    if settings.cert_cycle_rules is None:
+        return DEFAULT_CYCLE_RULES
+    try:
+        return parse_cycle_rules(settings.cert_cycle_rules)
+    except ValueError as error:
+        raise SettingsError(f"CERT_CYCLE_RULES: {error}") from None
 
 
 def make_app(settings: Settings, deps: Deps, extra_routes: Sequence[Route] = ()) -> Application:
@@ -262,11 +282,10 @@ async def _serve(settings: Settings, uri: str, args: argparse.Namespace) -> None
     print(f"API on http://127.0.0.1:{settings.port}  (docs: /docs, ready: /readyz)",
           file=sys.stderr)
     stop = _stop_event()
-    worker = (asyncio.create_task(deps.outbox_worker().run_forever(stop))
-              if args.with_worker else None)
+    tasks = [asyncio.create_task(deps.outbox_worker().run_forever(stop)),
+             asyncio.create_task(_daily_jobs(deps, stop))] if args.with_worker else []
     await stop.wait()
-    if worker is not None:
-        await worker
+    await asyncio.gather(*tasks)
     server.stop()
     await server.close_all_connections()
     await _close(deps)
@@ -284,7 +303,22 @@ async def _work(deps: Deps, *, once: bool) -> None:
         print(f"attempts made: {await worker.run_once()}")
         return
     log.info("outbox worker running", extra={"worker": worker.worker_id})
-    await worker.run_forever(_stop_event())
+    stop = _stop_event()
+    await asyncio.gather(worker.run_forever(stop), _daily_jobs(deps, stop))
+
+
+async def _daily_jobs(deps: Deps, stop: asyncio.Event, check_seconds: float = 60.0) -> None:
+    """The certification cycle, once a day across all worker processes (a guard claim)."""
+    owner = f"{os.getpid()}@{os.uname().nodename}"
+    while not stop.is_set():
+        try:
+            counts = await run_cycle_once_a_day(ctx=deps.cert, owner=owner)
+            if counts is not None:
+                log.info("daily certification cycle ran", extra=counts)
+        except Exception:
+            log.exception("daily certification cycle failed; will retry")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), check_seconds)
 
 
 async def _dead_letters(deps: Deps, requeue: list[str], requeue_all: bool) -> None:
@@ -313,7 +347,28 @@ async def _seed_demo(deps: Deps, *, progress: bool) -> ImportReport:
         report = await import_people(enumerate(rows, start=2), people=deps.people,
                                      clock=deps.clock, on_row=lambda: bar.update())
     await _demo_reminders(deps, rows)
+    await _demo_cert_states(deps, rows)
     return report
+
+
+async def _demo_cert_states(deps: Deps, rows: list[dict[str, str]]) -> None:
+    """Certification histories for the demo pensioners: most certified some months ago,
+    a few due soon or overdue, so the daily job has reminders and suspensions to make."""
+    rng = random.Random(DEMO_SEED)  # noqa: S311 - reproducible demo data
+    today = local_date(deps.clock.now())
+    for row in rows:
+        if row["person_type"] not in ("retiree", "survivor") or row["death_date"]:
+            continue
+        person = await deps.people.find_by_id_number(row["id_number"])
+        if person is None or await deps.cert.repo.state(person.person_id) is not None:
+            continue
+        months = cycle_months(person, today, deps.cert.config.cycle_rules)
+        certified = today - timedelta(days=rng.randrange(10, months * 31 + 40))
+        await deps.cert.repo.create_state(CertState(
+            person_id=person.person_id, last_certified_on=certified,
+            valid_through=valid_through(certified, months),
+            history=[{"day": certified.isoformat(), "channel": "agent", "result": "certified",
+                      "note": "demo history"}]))
 
 
 async def _demo_reminders(deps: Deps, rows: list[dict[str, str]]) -> None:

@@ -68,6 +68,7 @@ class Settings:
     face_daily_failures: int
     face_pool_workers: int  # 0: cores - 1
     face_pool_queue: int
+    cert_cycle_rules: str | None  # JSON; None: the built-in rules of the domain rules §1
     quiet_hours: tuple[time, time]  # non-urgent messages wait from the first to the second
     outbox_max_attempts: int
     log_level: str
@@ -125,6 +126,7 @@ def _load(env: Mapping[str, str]) -> Settings:
         face_daily_failures=_int(env, "FACE_DAILY_FAILURES", 5, low=1, high=50),
         face_pool_workers=_int(env, "FACE_POOL_WORKERS", 0, low=0, high=64),
         face_pool_queue=_int(env, "FACE_POOL_QUEUE", 4, low=0, high=1000),
+        cert_cycle_rules=env.get("CERT_CYCLE_RULES", "").strip() or None,
         quiet_hours=_quiet_hours(env.get("QUIET_HOURS", "21:00-08:00")),
         outbox_max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 8, low=1, high=100),
         log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",

@@ -156,6 +156,30 @@ DEFAULT_CYCLE_RULES: tuple[CycleRule, ...] = (
 )
 
 
+def parse_cycle_rules(text: str) -> tuple[CycleRule, ...]:
+    """Cycle rules from configuration (JSON list), e.g.
+    ``[{"months": 12}, {"months": 6, "region_prefix": "1502", "effective_from": "2025-04-01"}]``.
+    """
+    import json
+
+    try:
+        items = json.loads(text)
+        rules = tuple(
+            CycleRule(
+                months=int(item["months"]),
+                region_prefix=str(item.get("region_prefix", "15")),
+                person_type=PersonType(item["person_type"]) if item.get("person_type") else None,
+                lives_outside=item.get("lives_outside"),
+                effective_from=date.fromisoformat(item.get("effective_from", "2000-01-01")),
+                min_age=item.get("min_age"),
+            ) for item in items)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"cycle rules are not valid: {error}") from None
+    if not rules or any(r.months < 1 for r in rules):
+        raise ValueError("cycle rules need at least one rule, each of at least one month")
+    return rules
+
+
 def age_on(birth: date, on: date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 

@@ -39,6 +39,7 @@ from pension_cert.model import (
     back_pay,
     cycle_months,
     first_suspended_month,
+    new_retiree_deadline,
     valid_through,
 )
 from pension_cert.pool import FacePool
@@ -570,6 +571,21 @@ async def _set_payment(person: Person, status: PaymentStatus, *, ctx: CertContex
     await ctx.people.set_payment_status(person.person_id, status)
 
 
+async def run_cycle_once_a_day(*, ctx: CertContext, owner: str) -> dict[str, int] | None:
+    """The daily job for worker processes: whichever claims the day first runs it."""
+    today = ctx.today()
+    key = f"cycle:{today.isoformat()}"
+    if not await ctx.guard.claim(key, ttl=timedelta(days=2), owner=owner):
+        return None
+    try:
+        counts = await run_cycle(ctx=ctx, today=today)
+        counts["purged"] = await purge_dead_templates(ctx=ctx)
+    except BaseException:
+        await ctx.guard.release(key, owner=owner)  # let another worker try again
+        raise
+    return counts
+
+
 async def run_cycle(*, ctx: CertContext, today: date | None = None) -> dict[str, int]:
     """The daily job: reminders 30, 7 and 1 days ahead; suspension when overdue.
     Running it twice on one day changes nothing the second time."""
@@ -627,6 +643,18 @@ async def _remind(person: Person, state: CertState, threshold: int, *,
 
 
 # -- other routes and passive certification ----------------------------------------------------
+
+
+async def register_new_retiree(person_id: str, first_payment: date, *,
+                               ctx: CertContext) -> CertState:
+    """A new retiree's first deadline is the last day of the month of the first payment."""
+    await _pensioner(person_id, ctx=ctx)
+    state = CertState(person_id=person_id, valid_through=new_retiree_deadline(first_payment),
+                      history=[{"at": ctx.clock.now().isoformat(), "day": first_payment.isoformat(),
+                                "channel": Channel.INITIAL.value, "result": "first_deadline"}])
+    if not await ctx.repo.create_state(state):
+        raise Conflict("this person already has a certification record")
+    return state
 
 
 async def agent_certify(agent: Principal, person_id: str, kind: str, note: str,

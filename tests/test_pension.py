@@ -561,3 +561,26 @@ async def test_templates_of_the_dead_are_purged_after_the_retention(api, deps, s
     clock.advance(days=21)
     assert await cert.purge_dead_templates(ctx=deps.cert) == 1
     assert await deps.cert.repo.template(person_id) is None
+
+
+async def test_a_new_retirees_first_deadline_and_the_daily_job_runs_once_per_day(deps, clock):
+    person_id, _ = await add_person(deps, phone=new_phone())
+    state = await cert.register_new_retiree(person_id, date(2026, 11, 5), ctx=deps.cert)
+    assert state.valid_through == date(2026, 11, 30)
+    first = await cert.run_cycle_once_a_day(ctx=deps.cert, owner="w1")
+    second = await cert.run_cycle_once_a_day(ctx=deps.cert, owner="w2")
+    assert first is not None and second is None  # one worker per day does it
+    assert (await deps.cert.repo.state(person_id)).reminders_sent == ("2026-11-30:30",)
+
+
+def test_cycle_rules_come_from_configuration(devdb, db_name):
+    rules = '[{"months": 12}, {"months": 3, "region_prefix": "1505"}]'
+    settings = make_settings(devdb.uri, db_name, CERT_CYCLE_RULES=rules)
+    built = build_deps(settings, face_pool=FacePool(workers=1))
+    assert [r.months for r in built.cert.config.cycle_rules] == [12, 3]
+    built.cert.pool.close()
+    built.gateways.sms.close()
+    from common.settings import SettingsError
+    with pytest.raises(SettingsError, match="CERT_CYCLE_RULES"):
+        build_deps(make_settings(devdb.uri, db_name, CERT_CYCLE_RULES='[{"months": 0}]'),
+                   face_pool=FacePool(workers=1))
