@@ -584,3 +584,20 @@ def test_cycle_rules_come_from_configuration(devdb, db_name):
     with pytest.raises(SettingsError, match="CERT_CYCLE_RULES"):
         build_deps(make_settings(devdb.uri, db_name, CERT_CYCLE_RULES='[{"months": 0}]'),
                    face_pool=FacePool(workers=1))
+
+
+async def test_agents_upload_reference_photos_citizens_cannot(api, deps, standins, clock, clip):
+    login, person_id = await verified_citizen(api, deps, standins)
+    _, totp = await console_account(deps, "agent-photo", regions=("150100",))
+    agent = bearer((await console_login(api, clock, "agent-photo", totp)).json()["access_token"])
+    path = f"/v1/pension/people/{person_id}/reference-photo"
+    mine = await api.post(path, body=photo_of(clip[0]), headers=bearer(login["access_token"]))
+    assert mine.status == 403
+    two = (SHARED / "faces" / "misc" / "two_people.jpg").read_bytes()
+    rejected = await api.post(path, body=two, headers=agent)
+    assert (rejected.status, rejected.error_code) == (400, "PHOTO_REJECTED")
+    assert rejected.json()["error"]["problem"] == "MULTIPLE_FACES"
+    assert (await api.post(path, body=photo_of(clip[0]), headers=agent)).status == 204
+    assert await deps.cert.repo.template(person_id) is not None
+    [entry] = await deps.audit.find(action="template.enroll", object=person_id)
+    assert entry.outcome == "ok"
