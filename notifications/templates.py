@@ -63,6 +63,11 @@ LOGIN_CODE = "login_code"
 CERT_DUE_SOON = "cert_due_soon"
 CERT_OVERDUE = "cert_overdue"
 CERT_DONE = "cert_done"
+FILING_CREATED = "filing_created"
+FILING_CHANGED = "filing_changed"
+FILING_CANCELLED = "filing_cancelled"
+FILING_REJECTED = "filing_rejected"
+FILING_EXPIRING = "filing_expiring"
 
 REGISTRY: dict[str, Template] = {
     t.kind: t for t in [
@@ -102,6 +107,36 @@ REGISTRY: dict[str, Template] = {
             wechat_template_id="wxtpl-cert-done",
             wechat_fields={"thing1": "name", "date2": "valid_through"},
             wechat_page="pages/cert/history",
+        ),
+        Template(
+            kind=FILING_CREATED,
+            aliyun_template_code="SMS_480010011",
+            sms_text="${name}您好，您的异地就医备案（${category}，${place}）已${state}。",
+            inbox_text="您的异地就医备案（{category}，{place}）已{state}。",
+        ),
+        Template(
+            kind=FILING_CHANGED,
+            aliyun_template_code="SMS_480010012",
+            sms_text="${name}您好，您的异地就医备案已变更为：${category}，${place}。",
+            inbox_text="您的异地就医备案已变更为：{category}，{place}。",
+        ),
+        Template(
+            kind=FILING_CANCELLED,
+            aliyun_template_code="SMS_480010013",
+            sms_text="${name}您好，您的异地就医备案（${category}，${place}）已取消。",
+            inbox_text="您的异地就医备案（{category}，{place}）已取消。",
+        ),
+        Template(
+            kind=FILING_REJECTED,
+            aliyun_template_code="SMS_480010014",
+            sms_text="${name}您好，您的异地就医备案（${category}，${place}）未通过审核：${reason}。",
+            inbox_text="您的异地就医备案（{category}，{place}）未通过审核：{reason}。",
+        ),
+        Template(
+            kind=FILING_EXPIRING,
+            aliyun_template_code="SMS_480010015",
+            sms_text="${name}您好，您的异地就医备案（${place}）将于${end_date}到期，如仍需异地就医请及时重新备案。",
+            inbox_text="您的异地就医备案（{place}）将于{end_date}到期，如仍需异地就医请及时重新备案。",
         ),
     ]
 }

@@ -1,0 +1,334 @@
+"""Filing use cases: file, change, cancel, review, expire; the certificate; hospital
+verification; settlement records (forwarded to pension passive certification)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from auth.model import Principal, Role
+from common.audit import AuditLog
+from common.clock import Clock, local_date
+from common.errors import Conflict, PreconditionFailed, ValidationFailed
+from common.guard import Guard
+from common.versioning import step_version
+from medical_insurance.model import (
+    CATEGORY_NAMES,
+    RULES,
+    AfterDischarge,
+    Category,
+    Destination,
+    Filing,
+    FilingConfig,
+    FilingInvalid,
+    FilingNotFound,
+    LongTermFilingExists,
+    Status,
+    check_change_lock,
+    check_transition,
+    end_date_for,
+)
+from medical_insurance.repository import FilingRepository, changes_doc
+from notifications.repository import OutboxRepository
+from notifications.service import NotificationPolicy, enqueue
+from notifications.templates import (
+    FILING_CANCELLED,
+    FILING_CHANGED,
+    FILING_CREATED,
+    FILING_EXPIRING,
+    FILING_REJECTED,
+)
+from pension_cert import service as pension
+from people.model import Person, PersonNotFound, PersonType
+from people.repository import PeopleRepository
+
+
+@dataclass
+class FilingContext:
+    repo: FilingRepository
+    people: PeopleRepository
+    outbox: OutboxRepository
+    notification_policy: NotificationPolicy
+    clock: Clock
+    guard: Guard
+    audit: AuditLog
+    certificate_key: bytes
+    cert: pension.CertContext
+    config: FilingConfig = field(default_factory=FilingConfig)
+
+    def today(self) -> date:
+        return local_date(self.clock.now())
+
+
+def _slot(person_id: str) -> str:
+    # A person holds one long-term filing: there are no partial unique indexes, so the
+    # slot is a guard claim owned by the filing that holds it.
+    return f"filing-longterm:{person_id}"
+
+
+def _text(body: dict[str, Any], name: str, *, required: bool) -> str | None:
+    value = body.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise FilingInvalid(f"{name} is required for this category", field=name)
+        return None
+    if not isinstance(value, str) or len(value) > 200:
+        raise FilingInvalid(f"{name} must be text", field=name)
+    return value.strip()
+
+
+def _date(body: dict[str, Any], name: str, *, required: bool) -> date | None:
+    raw = body.get(name)
+    if raw in (None, ""):
+        if required:
+            raise FilingInvalid(f"{name} is required", field=name)
+        return None
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise FilingInvalid(f"{name} must be YYYY-MM-DD", field=name) from None
+
+
+async def file(principal: Principal, person_id: str, body: dict[str, Any], *, channel: str,
+               on_behalf: str | None, ctx: FilingContext) -> Filing:
+    """Make a filing. It takes effect at once unless its category needs review."""
+    person = await ctx.people.get(person_id)
+    if person is None:
+        raise PersonNotFound(person_id)
+    try:
+        category = Category(str(body.get("category")))
+    except ValueError:
+        raise FilingInvalid("unknown category", field="category") from None
+    rule = RULES[category]
+    destination = Destination.parse(body.get("destination"))
+    if destination.city_code[:4] == person.region_code[:4]:
+        raise FilingInvalid("the destination is the insured region itself",
+                            field="destination.city_code")
+    if rule.pensioners_only and person.person_type not in (PersonType.RETIREE,
+                                                          PersonType.SURVIVOR):
+        raise FilingInvalid("resettled-retiree filings are for retirees", field="category")
+    today = ctx.today()
+    start = _date(body, "start_date", required=True)
+    assert start is not None
+    if start > today + timedelta(days=90):
+        raise FilingInvalid("a filing starts within 90 days", field="start_date")
+    details = {name: _text(body, name, required=True) or "" for name in rule.required}
+    hospital = details.pop("hospital", None) or _text(body, "hospital", required=False)
+    commitment = _commitment(body, rule.commitment, ctx.config)
+    late = _late(body, today)
+    status = Status.EFFECTIVE
+    if rule.review_without:
+        reference = _text(body, rule.review_without, required=False)
+        if reference:
+            details[rule.review_without] = reference
+        else:
+            status = Status.PENDING_REVIEW  # a referral without the hospital's transfer proof
+    now = ctx.clock.now()
+    filing = Filing(
+        filing_id="F" + secrets.token_hex(10), person_id=person_id, category=category,
+        destination=destination, start_date=start, end_date=end_date_for(category, start,
+                                                                          ctx.config),
+        status=status, channel=channel, actor=principal.subject, created_at=now,
+        on_behalf=on_behalf, hospital=hospital, details=details,
+        commitment_version=commitment, late=late,
+        history=[{"at": now.isoformat(), "event": "file", "actor": principal.subject,
+                  "on_behalf": on_behalf, "status": status.value}],
+    )
+    if rule.long_term and not await ctx.guard.claim(_slot(person_id), owner=filing.filing_id):
+        holder = await ctx.guard.holder(_slot(person_id))
+        existing = await ctx.repo.get(str((holder or {}).get("owner")))
+        if existing is None or existing.status_on(today) not in (Status.EFFECTIVE,
+                                                                 Status.PENDING_REVIEW):
+            # A stale slot (its filing ended without releasing it): take it over.
+            await ctx.guard.release(_slot(person_id))
+            if not await ctx.guard.claim(_slot(person_id), owner=filing.filing_id):
+                raise LongTermFilingExists("a long-term filing exists")
+        else:
+            raise LongTermFilingExists("a long-term filing exists",
+                                       existing_filing_id=existing.filing_id,
+                                       destination=existing.destination.name)
+    await ctx.repo.add(filing, person.region_code)
+    await ctx.audit.record(actor=principal.subject, action="filing.create",
+                           object=filing.filing_id, outcome=status.value,
+                           on_behalf_of=on_behalf, category=category.value)
+    await _notify(person, filing, FILING_CREATED, ctx=ctx,
+                  state="生效" if status is Status.EFFECTIVE else "提交，等待审核")
+    return filing
+
+
+def _commitment(body: dict[str, Any], needed: bool, config: FilingConfig) -> str | None:
+    commitment = body.get("commitment")
+    if not needed:
+        return None
+    if not isinstance(commitment, dict) or commitment.get("accepted") is not True:
+        raise FilingInvalid("read and accept the personal commitment (承诺书)",
+                            field="commitment")
+    version = str(commitment.get("version") or "")
+    if version != config.commitment_version:
+        raise FilingInvalid("the commitment text has changed; read it again",
+                            field="commitment.version")
+    return version
+
+
+def _late(body: dict[str, Any], today: date) -> bool:
+    admitted = _date(body, "admission_date", required=False)
+    discharged = _date(body, "discharge_date", required=False)
+    if discharged is not None and discharged <= today:
+        raise AfterDischarge("after discharge the claim is made by hand at home",
+                             field="discharge_date")
+    return admitted is not None and admitted <= today
+
+
+async def get_filing(filing_id: str, *, ctx: FilingContext) -> Filing:
+    filing = await ctx.repo.get(filing_id)
+    if filing is None:
+        raise FilingNotFound(filing_id)
+    return filing
+
+
+async def move(principal: Principal, filing: Filing, event: str, expected_version: int, *,
+               body: dict[str, Any], on_behalf: str | None, ctx: FilingContext) -> Filing:
+    """change, cancel (person, family or agent); approve, reject (agent)."""
+    today = ctx.today()
+    target = check_transition(filing, event, today)
+    if event in ("change", "cancel"):
+        check_change_lock(filing, today, ctx.config)
+    if event in ("approve", "reject") and principal.role not in (Role.AGENT, Role.ADMIN):
+        raise Conflict("only an agent reviews a filing", current_state=filing.status.value)
+    if expected_version != filing.version:
+        raise PreconditionFailed("stale", current_etag=f'"v{filing.version}"')
+    updated = _apply(filing, event, target, body, ctx.config)
+    updated.history = [*filing.history, {
+        "at": ctx.clock.now().isoformat(), "event": event, "actor": principal.subject,
+        "on_behalf": on_behalf, "status": target.value,
+        **({"reason": str(body.get("reason", ""))[:200]} if event == "reject" else {})}]
+    version = await step_version(guard=ctx.guard, clock=ctx.clock, collection=ctx.repo.filings,
+                                 record_id=filing.filing_id, expected_version=filing.version,
+                                 changes=changes_doc(updated))
+    updated.version = version
+    if filing.long_term and target in (Status.CANCELLED, Status.REJECTED):
+        await ctx.guard.release(_slot(filing.person_id), owner=filing.filing_id)
+    await ctx.audit.record(actor=principal.subject, action=f"filing.{event}",
+                           object=filing.filing_id, outcome=target.value,
+                           on_behalf_of=on_behalf)
+    person = await ctx.people.get(filing.person_id)
+    kind = {"change": FILING_CHANGED, "cancel": FILING_CANCELLED, "reject": FILING_REJECTED,
+            "approve": FILING_CREATED}.get(event)
+    if person and kind:
+        await _notify(person, updated, kind, ctx=ctx, state="生效",
+                      reason=str(body.get("reason") or "材料不全"))
+    return updated
+
+
+def _apply(filing: Filing, event: str, target: Status, body: dict[str, Any],
+           config: FilingConfig) -> Filing:
+    updated = Filing(**{**filing.__dict__, "status": target})
+    if event != "change":
+        return updated
+    if "destination" in body:
+        updated.destination = Destination.parse(body["destination"])
+    start = _date(body, "start_date", required=False)
+    if start is not None:
+        updated.start_date = start
+        updated.end_date = end_date_for(filing.category, start, config)
+    hospital = _text(body, "hospital", required=False)
+    if hospital:
+        updated.hospital = hospital
+    if updated == filing or (updated.destination == filing.destination
+                             and updated.start_date == filing.start_date
+                             and updated.hospital == filing.hospital):
+        raise ValidationFailed("nothing to change", field="destination")
+    return updated
+
+
+async def _notify(person: Person, filing: Filing, kind: str, *, ctx: FilingContext,
+                  **extra: str) -> None:
+    if not person.phone:
+        return
+    params = {"name": person.name, "category": CATEGORY_NAMES[filing.category],
+              "place": filing.destination.name,
+              "end_date": filing.end_date.isoformat() if filing.end_date else "长期", **extra}
+    await enqueue(kind=kind, dedupe_key=f"{kind}:{filing.filing_id}:v{filing.version}",
+                  params=params, outbox=ctx.outbox, clock=ctx.clock,
+                  policy=ctx.notification_policy, person_id=person.person_id,
+                  phone=person.phone)
+
+
+async def daily(*, ctx: FilingContext, today: date | None = None) -> dict[str, int]:
+    """Mark expired temporary filings and tell people a week before theirs run out."""
+    today = today or ctx.today()
+    counts = {"expired": 0, "noticed": 0}
+    for filing in await ctx.repo.effective_temporary():
+        assert filing.end_date is not None
+        person = await ctx.people.get(filing.person_id)
+        if filing.status_on(today) is Status.EXPIRED:
+            await step_version(guard=ctx.guard, clock=ctx.clock, collection=ctx.repo.filings,
+                               record_id=filing.filing_id, expected_version=filing.version,
+                               changes={"status": Status.EXPIRED.value})
+            counts["expired"] += 1
+        elif (filing.end_date - today).days == ctx.config.expiry_notice_days and person:
+            await _notify(person, filing, FILING_EXPIRING, ctx=ctx)
+            counts["noticed"] += 1
+    return counts
+
+
+# -- certificate and verification -----------------------------------------------------------
+
+
+def certificate_code(filing: Filing, key: bytes) -> str:
+    """A short signed code printed on the certificate: the filing and version it vouches for."""
+    message = f"{filing.filing_id}.{filing.version}"
+    mac = hmac.new(key, message.encode(), hashlib.sha256).digest()[:12]
+    return f"{message}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
+def code_is_genuine(code: str, filing: Filing, key: bytes) -> bool:
+    return hmac.compare_digest(code, certificate_code(filing, key))
+
+
+async def verify_coverage(*, institution: str, id_number: str, province: str, city: str,
+                          day: date, ctx: FilingContext) -> dict[str, Any]:
+    """For hospitals: is this person covered here on this day, under which category, until
+    when? Every call is audited."""
+    person = await ctx.people.find_by_id_number(id_number)
+    filings = await ctx.repo.of_person(person.person_id) if person else []
+    covering = next((f for f in filings if f.covers(province, city, day)), None)
+    await ctx.audit.record(actor=f"service:{institution}", action="filing.verify",
+                           object=person.person_id if person else "unknown",
+                           outcome="covered" if covering else "not_covered",
+                           place=f"{province}/{city}", day=day.isoformat())
+    if covering is None:
+        return {"covered": False}
+    return {"covered": True, "category": covering.category.value,
+            "category_name": CATEGORY_NAMES[covering.category],
+            "valid_from": covering.start_date.isoformat(),
+            "valid_until": covering.end_date.isoformat() if covering.end_date else None,
+            "late_filing": covering.late}
+
+
+async def record_settlement(*, settlement_no: str, id_number: str, day: date,
+                            institution: str, amount_fen: int, source: str,
+                            ctx: FilingContext) -> str:
+    """Store a direct-settlement record (idempotent by number) and pass it to pension
+    certification as proof of life."""
+    if amount_fen < 0:
+        raise ValidationFailed("amount_fen cannot be negative", field="amount_fen")
+    person = await ctx.people.find_by_id_number(id_number)
+    if person is None:
+        raise PersonNotFound(id_number)
+    stored = await ctx.repo.add_settlement({
+        "settlement_no": settlement_no, "person_id": person.person_id, "day": day.isoformat(),
+        "institution": institution, "amount_fen": amount_fen, "source": source,
+        "received_at": ctx.clock.now()})
+    if not stored:
+        return "duplicate"
+    if person.person_type in (PersonType.RETIREE, PersonType.SURVIVOR):
+        await pension.ingest_signal(source="settlement", record_id=settlement_no,
+                                    person_id=person.person_id, kind="medical_settlement",
+                                    day=min(day, ctx.today()), ctx=ctx.cert)
+    return "stored"
