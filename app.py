@@ -72,6 +72,11 @@ from common.masking import mask_text
 from common.mongo import IndexSpec, database, ensure_indexes, make_client
 from common.ratelimit import RateLimiter
 from common.settings import Settings, SettingsError
+from medical_insurance import repository as filing_repository
+from medical_insurance import service as filing_service
+from medical_insurance.model import FilingConfig
+from medical_insurance.repository import FilingRepository
+from medical_insurance.service import FilingContext
 from notifications import repository as outbox_repository
 from notifications.aliyun_sms import AliyunSmsClient
 from notifications.model import QuietHours, RetryPolicy
@@ -124,6 +129,7 @@ def all_indexes() -> list[IndexSpec]:
         *auth_repository.INDEXES,
         *audit_module.INDEXES,
         *cert_repository.INDEXES,
+        *filing_repository.INDEXES,
     ]
 
 
@@ -158,6 +164,12 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
                           daily_failures=settings.face_daily_failures,
                           cycle_rules=_cycle_rules(settings)),
     )
+    filing_ctx = FilingContext(
+        repo=FilingRepository(db), people=people, outbox=outbox, notification_policy=policy,
+        clock=clock, guard=guard, audit=audit, certificate_key=settings.certificate_key,
+        cert=cert, config=FilingConfig(temporary_months=settings.filing_temporary_months,
+                                       change_lock_months=settings.filing_change_lock_months),
+    )
     return Deps(
         settings=settings,
         clock=clock,
@@ -182,6 +194,7 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         authenticator=TokenAuthenticator(auth),
         auth=auth,
         cert=cert,
+        filings=filing_ctx,
         audit=audit,
         metrics=HttpMetrics(registry),
         outbox_metrics=OutboxMetrics(registry),
@@ -314,7 +327,8 @@ async def _daily_jobs(deps: Deps, stop: asyncio.Event, check_seconds: float = 60
         try:
             counts = await run_cycle_once_a_day(ctx=deps.cert, owner=owner)
             if counts is not None:
-                log.info("daily certification cycle ran", extra=counts)
+                counts.update(await filing_service.daily(ctx=deps.filings))
+                log.info("daily jobs ran", extra=counts)
         except Exception:
             log.exception("daily certification cycle failed; will retry")
         with contextlib.suppress(TimeoutError):

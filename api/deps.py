@@ -17,6 +17,7 @@ from common.idempotency import IdempotencyStore
 from common.mongo import Database, Document
 from common.ratelimit import RateLimiter
 from common.settings import Settings
+from medical_insurance.service import FilingContext
 from notifications.repository import OutboxRepository
 from notifications.service import NotificationPolicy
 from notifications.worker import Gateways, OutboxMetrics, OutboxWorker
@@ -65,6 +66,7 @@ class Deps:
     authenticator: Authenticator
     auth: AuthContext
     cert: CertContext
+    filings: FilingContext
     audit: AuditLog
     metrics: HttpMetrics
     outbox_metrics: OutboxMetrics

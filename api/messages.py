@@ -90,6 +90,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "FACE_IDENTITY_CHANGED": "认证过程中画面里的人发生了变化，请本人全程面对屏幕。",
         "FACE_FACE_MISMATCH": "与登记照片比对未通过。请正对屏幕、光线充足时再试；如多次不通过，请到社保经办网点认证。",
         "FACE_REPLAYED": "检测到重复提交的画面，请重新开始认证。",
+        "FILING_NOT_FOUND": "没有找到这条备案。",
+        "FILING_INVALID": "备案信息不完整或有误，请按提示补充后重新提交。",
+        "FILING_TRANSITION_REFUSED": "这条备案当前的状态不能进行此操作。",
+        "LONG_TERM_FILING_EXISTS": "您已有一条长期异地就医备案。如需更换地点，请变更原备案，不要重复备案。",
+        "FILING_CHANGE_LOCKED": "长期备案在备案后 6 个月内不能变更或取消，请到期后再办理；如有特殊情况请拨打 12333。",
+        "FILING_AFTER_DISCHARGE": "出院后不能再备案直接结算，请带上票据回参保地医保经办机构手工报销。",
         "FACE_NO_REFERENCE_PHOTO": "还没有您的登记照片，请到社保经办网点采集照片。",
     },
 }

@@ -60,6 +60,7 @@ class Settings:
     aliyun_sms_sign_name: str
     face_template_key: bytes = field(repr=False)  # AES-256-GCM key, 32 bytes
     otp_pepper: bytes = field(repr=False)  # HMAC key for SMS codes stored as hashes
+    certificate_key: bytes = field(repr=False)  # signs the codes on filing certificates
     max_json_body_bytes: int
     max_upload_body_bytes: int
     trusted_proxies: tuple[IPNetwork, ...]
@@ -68,6 +69,8 @@ class Settings:
     face_daily_failures: int
     face_pool_workers: int  # 0: cores - 1
     face_pool_queue: int
+    filing_temporary_months: int
+    filing_change_lock_months: int  # 0: long-term filings may change at any time
     cert_cycle_rules: str | None  # JSON; None: the built-in rules of the domain rules §1
     quiet_hours: tuple[time, time]  # non-urgent messages wait from the first to the second
     outbox_max_attempts: int
@@ -118,6 +121,10 @@ def _load(env: Mapping[str, str]) -> Settings:
         aliyun_sms_sign_name=env.get("ALIYUN_SMS_SIGN_NAME", "内蒙古人社").strip(),
         face_template_key=_face_key(secrets),
         otp_pepper=secrets.secret("OTP_PEPPER", dev_default="dev-only-otp-pepper").encode(),
+        certificate_key=secrets.secret("CERTIFICATE_KEY",
+                                       dev_default="dev-only-certificate-key").encode(),
+        filing_temporary_months=_int(env, "FILING_TEMPORARY_MONTHS", 6, low=1, high=24),
+        filing_change_lock_months=_int(env, "FILING_CHANGE_LOCK_MONTHS", 6, low=0, high=24),
         max_json_body_bytes=_int(env, "MAX_JSON_BODY_BYTES", 64 * 1024, low=1024),
         max_upload_body_bytes=_int(env, "MAX_UPLOAD_BODY_BYTES", 10 * 1024 * 1024, low=1024),
         trusted_proxies=_networks(env.get("TRUSTED_PROXIES", "")),

@@ -677,6 +677,12 @@ async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
         "actions": ["blink", "open_mouth"], "created_at": deps.clock.now(),
         "expires_at": deps.clock.now() + timedelta(minutes=2)})
     frames = multipart({"nonce": "anything"}, [JPEG])
+    b_filing = await api.post("/v1/medical/filings", json_body={
+        "person_id": b_person, "category": "temporary_trip", "start_date": "2026-11-25",
+        "destination": {"province_code": "440000", "city_code": "440100"},
+        "commitment": {"accepted": True, "version": "2026-01"}},
+        headers={**b_auth, "Idempotency-Key": "bola-filing-01"})
+    filing_id = b_filing.json()["filing_id"]
     matrix = {
         "/v1/people/{person_id}": ("GET", f"/v1/people/{b_person}", None),
         "/v1/me/sessions/{session_id}": ("DELETE", f"/v1/me/sessions/{b['session_id']}", None),
@@ -695,6 +701,11 @@ async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
             "POST", f"/v1/pension/challenges/{b_challenge}/frames", frames),
         "/v1/pension/review-cases/{case_id}/decision": (
             "POST", "/v1/pension/review-cases/RCanything/decision", None),
+        "/v1/medical/filings/{filing_id}": ("GET", f"/v1/medical/filings/{filing_id}", None),
+        "/v1/medical/filings/{filing_id}/{event}": (
+            "POST", f"/v1/medical/filings/{filing_id}/cancel", None),
+        "/v1/medical/filings/{filing_id}/certificate": (
+            "GET", f"/v1/medical/filings/{filing_id}/certificate", None),
     }
     # Routes for agents only answer 403 to any citizen, whatever the id: nothing about
     # the record leaks. Every other route answers 404 for someone else's record.

@@ -24,6 +24,7 @@ def production_env(**overrides: str) -> dict[str, str]:
         "ALIYUN_ACCESS_KEY_SECRET": "q8W3e5R7t9Y1u3I5o7P9a1S3d5F7g9",
         "FACE_TEMPLATE_KEY": KEY,
         "OTP_PEPPER": "b7c1e9f04a2d4c6e8f1a3b5c7d9e0f21",
+        "CERTIFICATE_KEY": "4c2a9e7f1b3d5c8a0e6f2b4d7a9c1e3f",
         "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5",
     }
     env.update(overrides)
