@@ -48,8 +48,8 @@ async def fresh_standins(standins):
 
 
 def body_for(category: Category, person_id: str, **extra) -> dict:
-    body = {"person_id": person_id, "category": category.value, "destination": GUANGZHOU,
-            "start_date": "2026-11-25"}
+    body: dict[str, object] = {"person_id": person_id, "category": category.value,
+                               "destination": GUANGZHOU, "start_date": "2026-11-25"}
     if RULES[category].commitment:
         body["commitment"] = COMMITMENT
     body.update({"employer": "广州某公司"} if category is Category.WORK_ELSEWHERE else {})
