@@ -113,6 +113,11 @@ from people.demo import DEMO_SEED, demo_rows
 from people.regions import in_inner_mongolia
 from people.repository import PeopleRepository
 from people.service import ImportReport, import_people, missing_columns
+from social_card import repository as card_repository
+from social_card import service as card_service
+from social_card.model import CardConfig
+from social_card.repository import CardRepository
+from social_card.service import CardContext
 
 VERSION = "0.1.0"
 DEMO_REMINDERS = 5
@@ -130,6 +135,7 @@ def all_indexes() -> list[IndexSpec]:
         *audit_module.INDEXES,
         *cert_repository.INDEXES,
         *filing_repository.INDEXES,
+        *card_repository.INDEXES,
     ]
 
 
@@ -170,6 +176,15 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         cert=cert, config=FilingConfig(temporary_months=settings.filing_temporary_months,
                                        change_lock_months=settings.filing_change_lock_months),
     )
+    sms = AliyunSmsClient(endpoint=settings.aliyun_sms_endpoint,
+                          access_key_id=settings.aliyun_access_key_id,
+                          access_key_secret=settings.aliyun_access_key_secret,
+                          sign_name=settings.aliyun_sms_sign_name)
+    card_ctx = CardContext(
+        repo=CardRepository(db), people=people, outbox=outbox, notification_policy=policy,
+        clock=clock, guard=guard, audit=audit, tokens=auth.tokens, auth=auth, sms=sms,
+        cert=cert, config=CardConfig(temp_loss_working_days=settings.card_temp_loss_days),
+    )
     return Deps(
         settings=settings,
         clock=clock,
@@ -181,12 +196,7 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         people=people,
         outbox=outbox,
         gateways=Gateways(
-            sms=AliyunSmsClient(
-                endpoint=settings.aliyun_sms_endpoint,
-                access_key_id=settings.aliyun_access_key_id,
-                access_key_secret=settings.aliyun_access_key_secret,
-                sign_name=settings.aliyun_sms_sign_name,
-            ),
+            sms=sms,
             wechat=WeChatApi(base_url=settings.wechat_base_url, appid=settings.wechat_appid,
                              secret=settings.wechat_secret, clock=clock),
         ),
@@ -195,6 +205,7 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         auth=auth,
         cert=cert,
         filings=filing_ctx,
+        cards=card_ctx,
         audit=audit,
         metrics=HttpMetrics(registry),
         outbox_metrics=OutboxMetrics(registry),
@@ -328,6 +339,7 @@ async def _daily_jobs(deps: Deps, stop: asyncio.Event, check_seconds: float = 60
             counts = await run_cycle_once_a_day(ctx=deps.cert, owner=owner)
             if counts is not None:
                 counts.update(await filing_service.daily(ctx=deps.filings))
+                counts["card_losses_lifted"] = await card_service.daily(ctx=deps.cards)
                 log.info("daily jobs ran", extra=counts)
         except Exception:
             log.exception("daily certification cycle failed; will retry")

@@ -23,6 +23,7 @@ from notifications.service import NotificationPolicy
 from notifications.worker import Gateways, OutboxMetrics, OutboxWorker
 from pension_cert.service import CertContext
 from people.repository import PeopleRepository
+from social_card.service import CardContext
 
 
 class Authenticator(Protocol):
@@ -67,6 +68,7 @@ class Deps:
     auth: AuthContext
     cert: CertContext
     filings: FilingContext
+    cards: CardContext
     audit: AuditLog
     metrics: HttpMetrics
     outbox_metrics: OutboxMetrics

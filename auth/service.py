@@ -289,7 +289,7 @@ def _code_hash(pepper: bytes, challenge_id: str, code: str) -> str:
     return hmac.new(pepper, f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-async def _issue_code(purpose: str, phone: str, *, ctx: AuthContext, sms: SmsSender,
+async def issue_code(purpose: str, phone: str, *, ctx: AuthContext, sms: SmsSender,
                       account_id: str | None = None, person_id: str | None = None) -> str:
     challenge_id = new_id("C")
     code = f"{secrets.randbelow(10**6):06d}"
@@ -302,7 +302,7 @@ async def _issue_code(purpose: str, phone: str, *, ctx: AuthContext, sms: SmsSen
     return challenge_id
 
 
-async def _redeem_code(challenge_id: str, code: str, purpose: str, *,
+async def redeem_code(challenge_id: str, code: str, purpose: str, *,
                        ctx: AuthContext) -> CodeChallenge:
     """Check a code: it must exist, be unexpired and unused, and be right within 5 tries."""
     challenge = await ctx.repo.code(challenge_id)
@@ -329,7 +329,7 @@ async def request_login_code(phone: str, *, ctx: AuthContext, sms: SmsSender,
                              client_ip: str) -> tuple[str, int]:
     """Send a login code. The answer is the same whether or not the phone is known."""
     await ctx.limiter.hit("code", client_ip, IP_CODE_RULES)
-    challenge_id = await _issue_code("login", phone, ctx=ctx, sms=sms)
+    challenge_id = await issue_code("login", phone, ctx=ctx, sms=sms)
     await ctx.audit.record(actor="anonymous", action="code.request", object=challenge_id,
                            outcome="sent", client_ip=client_ip, phone=phone)
     return challenge_id, int(CODE_LIFETIME.total_seconds())
@@ -339,7 +339,7 @@ async def login_with_code(challenge_id: str, code: str, device: dict[str, str], 
                           ctx: AuthContext, client_ip: str) -> LoginResult:
     await ctx.limiter.hit("login", client_ip, IP_LOGIN_RULES)
     try:
-        challenge = await _redeem_code(challenge_id, code, "login", ctx=ctx)
+        challenge = await redeem_code(challenge_id, code, "login", ctx=ctx)
     except CodeInvalid as error:
         await ctx.audit.record(actor="anonymous", action="login.sms", object=challenge_id,
                                outcome=error.code, client_ip=client_ip)
@@ -383,7 +383,7 @@ async def request_real_name_code(principal: Principal, id_number: str, name: str
         if not person.phone:
             outcome = "no_phone"
             raise NoPhoneOnRecord("the registry has no phone for this person")
-        challenge_id = await _issue_code("real_name", person.phone, ctx=ctx, sms=sms,
+        challenge_id = await issue_code("real_name", person.phone, ctx=ctx, sms=sms,
                                          account_id=account.account_id,
                                          person_id=person.person_id)
         outcome = "code_sent"
@@ -398,7 +398,7 @@ async def confirm_real_name(principal: Principal, challenge_id: str, code: str, 
                             ctx: AuthContext, client_ip: str) -> Account:
     outcome = "failed"
     try:
-        challenge = await _redeem_code(challenge_id, code, "real_name", ctx=ctx)
+        challenge = await redeem_code(challenge_id, code, "real_name", ctx=ctx)
         if challenge.account_id != principal.subject or challenge.person_id is None:
             raise CodeInvalid("code belongs to another request", field="code")
         account = await _live_account(principal.subject, ctx=ctx)

@@ -69,6 +69,7 @@ class Settings:
     face_daily_failures: int
     face_pool_workers: int  # 0: cores - 1
     face_pool_queue: int
+    card_temp_loss_days: int  # working days before a temporary loss lifts itself
     filing_temporary_months: int
     filing_change_lock_months: int  # 0: long-term filings may change at any time
     cert_cycle_rules: str | None  # JSON; None: the built-in rules of the domain rules §1
@@ -123,6 +124,7 @@ def _load(env: Mapping[str, str]) -> Settings:
         otp_pepper=secrets.secret("OTP_PEPPER", dev_default="dev-only-otp-pepper").encode(),
         certificate_key=secrets.secret("CERTIFICATE_KEY",
                                        dev_default="dev-only-certificate-key").encode(),
+        card_temp_loss_days=_int(env, "CARD_TEMP_LOSS_WORKING_DAYS", 15, low=1, high=60),
         filing_temporary_months=_int(env, "FILING_TEMPORARY_MONTHS", 6, low=1, high=24),
         filing_change_lock_months=_int(env, "FILING_CHANGE_LOCK_MONTHS", 6, low=0, high=24),
         max_json_body_bytes=_int(env, "MAX_JSON_BODY_BYTES", 64 * 1024, low=1024),

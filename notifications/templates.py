@@ -68,6 +68,7 @@ FILING_CHANGED = "filing_changed"
 FILING_CANCELLED = "filing_cancelled"
 FILING_REJECTED = "filing_rejected"
 FILING_EXPIRING = "filing_expiring"
+CARD_CHANGED = "card_changed"
 
 REGISTRY: dict[str, Template] = {
     t.kind: t for t in [
@@ -137,6 +138,12 @@ REGISTRY: dict[str, Template] = {
             aliyun_template_code="SMS_480010015",
             sms_text="${name}您好，您的异地就医备案（${place}）将于${end_date}到期，如仍需异地就医请及时重新备案。",
             inbox_text="您的异地就医备案（{place}）将于{end_date}到期，如仍需异地就医请及时重新备案。",
+        ),
+        Template(
+            kind=CARD_CHANGED,
+            aliyun_template_code="SMS_480010021",
+            sms_text="${name}您好，您尾号${last4}的社保卡${change}。如非本人操作，请立即拨打12333。",
+            inbox_text="您尾号{last4}的社保卡{change}。",
         ),
     ]
 }

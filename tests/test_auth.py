@@ -683,6 +683,8 @@ async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
         "commitment": {"accepted": True, "version": "2026-01"}},
         headers={**b_auth, "Idempotency-Key": "bola-filing-01"})
     filing_id = b_filing.json()["filing_id"]
+    from tests.test_card import make_card
+    b_card = (await make_card(deps, b_person)).card_id
     matrix = {
         "/v1/people/{person_id}": ("GET", f"/v1/people/{b_person}", None),
         "/v1/me/sessions/{session_id}": ("DELETE", f"/v1/me/sessions/{b['session_id']}", None),
@@ -706,6 +708,10 @@ async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
             "POST", f"/v1/medical/filings/{filing_id}/cancel", None),
         "/v1/medical/filings/{filing_id}/certificate": (
             "GET", f"/v1/medical/filings/{filing_id}/certificate", None),
+        "/v1/cards/{card_id}": ("GET", f"/v1/cards/{b_card}", None),
+        "/v1/cards/{card_id}/ecode": ("POST", f"/v1/cards/{b_card}/ecode", None),
+        "/v1/cards/{card_id}/ecode/sms": ("POST", f"/v1/cards/{b_card}/ecode/sms", None),
+        "/v1/cards/{card_id}/{event}": ("POST", f"/v1/cards/{b_card}/temp_loss", None),
     }
     # Routes for agents only answer 403 to any citizen, whatever the id: nothing about
     # the record leaks. Every other route answers 404 for someone else's record.

@@ -1,0 +1,352 @@
+"""Card use cases: status and progress, loss and its cancellation, replacement, renewal,
+the 12333 phone channel, feeds from card makers and banks, and the electronic card code."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import segno
+
+from auth import service as auth_service
+from auth.model import Principal, Role
+from auth.tokens import TokenRejected, TokenService
+from common.audit import AuditLog
+from common.clock import Clock, local_date
+from common.errors import Conflict, DomainError, ValidationFailed
+from common.guard import Guard
+from common.masking import mask_text
+from common.versioning import step_version
+from notifications.repository import OutboxRepository
+from notifications.service import NotificationPolicy, SmsSender, enqueue
+from notifications.templates import CARD_CHANGED
+from pension_cert import service as pension
+from people.model import Person, PersonNotFound
+from people.repository import PeopleRepository
+from social_card import service_points
+from social_card.model import (
+    STATUS_NAMES,
+    Card,
+    CardConfig,
+    CardInvalid,
+    CardNotFound,
+    CardStatus,
+    Event,
+    RenewalNotDue,
+    Step,
+    in_renewal_window,
+    next_status,
+)
+from social_card.repository import CardRepository, changes_doc
+
+ECODE_LIFETIME = timedelta(seconds=60)
+NO_SESSION = "-"  # an e-card code belongs to no login session, but the claim is required
+ECODE_AUDIENCE = "service_point"
+CARD_VALIDITY_YEARS = 10
+ECODE = "ecard"  # the token type of electronic card codes
+_CHANGE_TEXT = {
+    Event.ACTIVATE: "已激活",
+    Event.TEMP_LOSS: "已临时挂失",
+    Event.CANCEL_TEMP_LOSS: "已解除临时挂失",
+    Event.FORMAL_LOSS: "已正式挂失",
+    Event.CANCEL_LOSS: "已解挂",
+    Event.REPLACE: "已申请补卡，原卡已注销",
+    Event.RENEW: "已申请换卡，原卡已注销",
+    Event.CANCEL: "已注销",
+}
+
+
+class ECodeRefused(Conflict):
+    code = "ECODE_REFUSED"
+
+
+class ECodeConfirmationNeeded(Conflict):
+    code = "ECODE_SMS_CONFIRMATION_REQUIRED"
+
+
+class ECodeInvalid(DomainError):
+    code = "ECODE_INVALID"
+
+
+class ECodeUsed(Conflict):
+    code = "ECODE_USED"
+
+
+@dataclass
+class CardContext:
+    repo: CardRepository
+    people: PeopleRepository
+    outbox: OutboxRepository
+    notification_policy: NotificationPolicy
+    clock: Clock
+    guard: Guard
+    audit: AuditLog
+    tokens: TokenService
+    auth: auth_service.AuthContext
+    sms: SmsSender
+    cert: pension.CertContext
+    config: CardConfig = field(default_factory=CardConfig)
+
+    def today(self) -> date:
+        return local_date(self.clock.now())
+
+
+AGENT_ONLY = {Event.ACTIVATE, Event.CANCEL}
+
+
+async def apply_event(principal: Principal, card: Card, event_name: str, *,
+                      body: dict[str, Any], on_behalf: str | None, ctx: CardContext) -> Card:
+    try:
+        event = Event(event_name)
+    except ValueError:
+        raise CardInvalid("unknown card event", field="event") from None
+    agent = principal.role in (Role.AGENT, Role.ADMIN)
+    if event in AGENT_ONLY and not agent:
+        raise CardInvalid("this is done at a service point", field="event")
+    today = ctx.today()
+    functions = _functions(body)
+    current = card.status_on(today, ctx.config)
+    updated = Card(**{**card.__dict__, "status": current, "history": list(card.history)})
+    if "ss" in functions:
+        updated.status = next_status(current, event)
+    if "bank" in functions:
+        updated.bank_status = next_status(card.bank_status, event)
+    if event is Event.RENEW and not in_renewal_window(card, today):
+        raise RenewalNotDue("renewal opens 60 days before expiry",
+                            opens_on=(card.expires_on - timedelta(days=60)).isoformat()
+                            if card.expires_on else None)
+    if event is Event.TEMP_LOSS:
+        updated.temp_loss_on = today
+        if agent:
+            _require_identity_questions(body)
+    replacement = None
+    if event in (Event.REPLACE, Event.RENEW):
+        replacement = await _new_card(card, _delivery(body), ctx=ctx)
+        updated.replaced_by = replacement.card_id
+    entry = {"at": ctx.clock.now().isoformat(), "event": event.value, "actor": principal.subject,
+             "on_behalf": on_behalf, "functions": sorted(functions),
+             "status": updated.status.value, "bank_status": updated.bank_status.value}
+    if agent and event is Event.TEMP_LOSS:
+        entry["verified_by"] = body["verified_by"]
+        entry["channel"] = "12333"
+    updated.history.append(entry)
+    updated.version = await step_version(
+        guard=ctx.guard, clock=ctx.clock, collection=ctx.repo.cards, record_id=card.card_id,
+        expected_version=card.version, changes=changes_doc(updated))
+    await ctx.audit.record(actor=principal.subject, action=f"card.{event.value}",
+                           object=card.card_id, outcome=updated.status.value,
+                           on_behalf_of=on_behalf,
+                           **({"verified_by": ",".join(body["verified_by"])}
+                              if "verified_by" in entry else {}))
+    await _notify(card, _CHANGE_TEXT[event], ctx=ctx, version=updated.version)
+    return updated
+
+
+def _functions(body: dict[str, Any]) -> set[str]:
+    requested = body.get("functions", ["ss", "bank"])
+    if not isinstance(requested, list) or not requested or not set(requested) <= {"ss", "bank"}:
+        raise CardInvalid("functions is a list of ss and/or bank", field="functions")
+    return set(requested)
+
+
+def _require_identity_questions(body: dict[str, Any]) -> None:
+    answered = body.get("verified_by")
+    if not isinstance(answered, list) or len(answered) < 2 or not all(
+            isinstance(q, str) and q for q in answered):
+        raise CardInvalid("record at least two identity questions the caller answered",
+                          field="verified_by")
+
+
+def _delivery(body: dict[str, Any]) -> dict[str, str]:
+    point_id, address = body.get("service_point_id"), body.get("address")
+    if point_id:
+        point = service_points.by_id(str(point_id))
+        if point is None:
+            raise CardInvalid("unknown service point", field="service_point_id")
+        return {"service_point_id": point.point_id, "service_point": point.name}
+    if isinstance(address, str) and 6 <= len(address.strip()) <= 200:
+        return {"address": address.strip()}
+    raise CardInvalid("give a delivery address or a service point", field="service_point_id")
+
+
+async def _new_card(old: Card, delivery: dict[str, str], *, ctx: CardContext) -> Card:
+    now = ctx.clock.now()
+    card = Card(card_id="C" + secrets.token_hex(10), person_id=old.person_id,
+                card_number=_new_number(), bank=old.bank, status=CardStatus.SEALED,
+                bank_status=CardStatus.SEALED, created_at=now, replacement_of=old.card_id,
+                delivery=delivery, steps=[{"step": Step.DATA_ENTERED.value,
+                                           "at": now.isoformat()}])
+    await ctx.repo.add(card)
+    return card
+
+
+def _new_number() -> str:
+    return "N" + "".join(str(secrets.randbelow(10)) for _ in range(8))
+
+
+async def _notify(card: Card, change: str, *, ctx: CardContext, version: int) -> None:
+    person = await ctx.people.get(card.person_id)
+    if person is None or not person.phone:
+        return
+    await enqueue(kind=CARD_CHANGED, dedupe_key=f"card:{card.card_id}:v{version}",
+                  params={"name": person.name, "last4": card.last4, "change": change},
+                  outbox=ctx.outbox, clock=ctx.clock, policy=ctx.notification_policy,
+                  person_id=person.person_id, phone=person.phone)
+
+
+async def daily(*, ctx: CardContext) -> int:
+    """Make self-lifted temporary losses durable and tell the holder."""
+    today = ctx.today()
+    lifted = 0
+    for card in await ctx.repo.in_status(CardStatus.TEMP_LOSS):
+        if card.status_on(today, ctx.config) is CardStatus.NORMAL:
+            history = [*card.history, {"at": ctx.clock.now().isoformat(), "event": "auto_lift",
+                                       "status": CardStatus.NORMAL.value}]
+            version = await step_version(
+                guard=ctx.guard, clock=ctx.clock, collection=ctx.repo.cards,
+                record_id=card.card_id, expected_version=card.version,
+                changes={"status": CardStatus.NORMAL.value, "history": history,
+                         "bank_status": CardStatus.NORMAL.value
+                         if card.bank_status is CardStatus.TEMP_LOSS
+                         else card.bank_status.value})
+            await _notify(card, "临时挂失已到期自动解除", ctx=ctx, version=version)
+            lifted += 1
+    return lifted
+
+
+# -- feeds --------------------------------------------------------------------------------
+
+
+async def ingest_issuance(*, source: str, record_id: str, id_number: str, card_number: str,
+                          step: str, at: datetime, bank: str, ctx: CardContext) -> str:
+    """Issuance progress from card makers, banks and service points; idempotent by record."""
+    try:
+        step_value = Step(step)
+    except ValueError:
+        raise CardInvalid("unknown issuance step", field="step") from None
+    person = await ctx.people.find_by_id_number(id_number)
+    if person is None:
+        raise PersonNotFound(id_number)
+    if not await ctx.repo.claim_event(source, record_id, {"kind": "issuance", "step": step,
+                                                          "card_number": card_number}):
+        return "duplicate"
+    card = await ctx.repo.by_number(card_number)
+    entry = {"step": step_value.value, "at": at.isoformat()}
+    if card is None:
+        card = Card(card_id="C" + secrets.token_hex(10), person_id=person.person_id,
+                    card_number=card_number, bank=bank, status=CardStatus.SEALED,
+                    bank_status=CardStatus.SEALED, created_at=ctx.clock.now(), steps=[entry])
+        await ctx.repo.add(card)
+        return "created"
+    if card.person_id != person.person_id:
+        raise CardInvalid("card number belongs to another person", field="card_number")
+    changes: dict[str, Any] = {"steps": [*card.steps, entry]}
+    if step_value is Step.COLLECTED_INACTIVE:
+        issued = local_date(at)
+        changes.update(issued_on=issued.isoformat(),
+                       expires_on=issued.replace(year=issued.year + CARD_VALIDITY_YEARS)
+                       .isoformat())
+    await step_version(guard=ctx.guard, clock=ctx.clock, collection=ctx.repo.cards,
+                       record_id=card.card_id, expected_version=card.version, changes=changes)
+    return "recorded"
+
+
+async def ingest_usage(*, source: str, record_id: str, card_number: str, kind: str, day: date,
+                       ctx: CardContext) -> str:
+    """Card use at a hospital or pharmacy is proof of life for pension certification."""
+    if kind not in ("hospital", "pharmacy", "bank", "other"):
+        raise CardInvalid("kind is hospital, pharmacy, bank or other", field="kind")
+    card = await ctx.repo.by_number(card_number)
+    if card is None:
+        raise CardNotFound(card_number)
+    if not await ctx.repo.claim_event(source, record_id, {"kind": "usage", "use": kind,
+                                                          "card_number": card_number,
+                                                          "day": day.isoformat()}):
+        return "duplicate"
+    if kind in ("hospital", "pharmacy"):
+        with contextlib.suppress(pension.NotAPensioner):  # only pensioners certify
+            await pension.ingest_signal(source=f"card:{source}", record_id=record_id,
+                                        person_id=card.person_id, kind="card_use",
+                                        day=min(day, ctx.today()), ctx=ctx.cert)
+    return "recorded"
+
+
+# -- the electronic card code --------------------------------------------------------------
+
+
+async def request_ecode_confirmation(principal: Principal, card: Card, *,
+                                     ctx: CardContext) -> str:
+    """While the card is under temporary loss, the holder confirms by SMS first."""
+    person = await _holder(card, ctx=ctx)
+    if not person.phone:
+        raise ECodeRefused("no phone on record to confirm with")
+    return await auth_service.issue_code("ecard", person.phone, ctx=ctx.auth, sms=ctx.sms,
+                                         account_id=principal.subject,
+                                         person_id=person.person_id)
+
+
+async def issue_ecode(principal: Principal, card: Card, *, challenge_id: str | None,
+                      sms_code: str | None, ctx: CardContext) -> dict[str, Any]:
+    status = card.status_on(ctx.today(), ctx.config)
+    if status is CardStatus.CANCELLED:
+        raise ECodeRefused("no code for a cancelled card", current_state=status.value)
+    if status is CardStatus.TEMP_LOSS:
+        if not (challenge_id and sms_code):
+            raise ECodeConfirmationNeeded("confirm with an SMS code while the card is lost")
+        challenge = await auth_service.redeem_code(challenge_id, sms_code, "ecard", ctx=ctx.auth)
+        if challenge.account_id != principal.subject or challenge.person_id != card.person_id:
+            raise ValidationFailed("that code was sent for another request", field="code")
+    token, _ = ctx.tokens.issue(subject=card.card_id, session_id=NO_SESSION,
+                                audience=ECODE_AUDIENCE, role="holder", token_type=ECODE,
+                                lifetime=ECODE_LIFETIME)
+    svg = io.BytesIO()
+    segno.make(token, error="l").save(svg, kind="svg", scale=3, xmldecl=False)
+    await ctx.audit.record(actor=principal.subject, action="ecard.issue", object=card.card_id,
+                           outcome="issued" if status is not CardStatus.TEMP_LOSS
+                           else "issued_after_sms")
+    return {"code": token, "expires_in": int(ECODE_LIFETIME.total_seconds()),
+            "qr_svg": svg.getvalue().decode()}
+
+
+async def verify_ecode(code: str, *, institution: str, ctx: CardContext) -> dict[str, Any]:
+    """A service point scanned a code: it works once, within its 60 seconds."""
+    try:
+        token = ctx.tokens.verify(code, token_type=ECODE, audiences=(ECODE_AUDIENCE,))
+    except TokenRejected:
+        await ctx.audit.record(actor=f"service:{institution}", action="ecard.verify",
+                               object="-", outcome="invalid_or_expired")
+        raise ECodeInvalid("invalid or expired code") from None
+    if not await ctx.guard.claim(f"used:ecard:{token.jti}", ttl=ECODE_LIFETIME * 2):
+        await ctx.audit.record(actor=f"service:{institution}", action="ecard.verify",
+                               object=token.subject, outcome="replayed")
+        raise ECodeUsed("code already used")
+    card = await ctx.repo.get(token.subject)
+    if card is None:
+        raise ECodeInvalid("no such card")
+    person = await _holder(card, ctx=ctx)
+    status = card.status_on(ctx.today(), ctx.config)
+    await ctx.audit.record(actor=f"service:{institution}", action="ecard.verify",
+                           object=card.card_id, outcome=status.value)
+    return {"name": person.name[0] + "*" * (len(person.name) - 1),
+            "card_number": mask_text(card.card_number[:-4] + "****" + card.card_number[-4:]),
+            "status": status.value, "status_name": STATUS_NAMES[status],
+            "valid": status is CardStatus.NORMAL and (card.expires_on is None
+                                                      or card.expires_on >= ctx.today()),
+            "expires_on": card.expires_on.isoformat() if card.expires_on else None}
+
+
+async def _holder(card: Card, *, ctx: CardContext) -> Person:
+    person = await ctx.people.get(card.person_id)
+    if person is None:
+        raise CardNotFound(card.card_id)
+    return person
+
+
+def progress_view(card: Card, today: date) -> list[dict[str, str]]:
+    return card.progress(today)
+
+
