@@ -33,8 +33,9 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pyotp
@@ -491,6 +492,40 @@ async def _import_signals(deps: Deps, path: Path) -> None:
     print(", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
 
 
+async def _settlement_row(deps: Deps, row: dict[str, str]) -> str:
+    """settlement_no,id_number,date,institution,amount_fen"""
+    return await filing_service.record_settlement(
+        settlement_no=row["settlement_no"], id_number=row["id_number"].strip().upper(),
+        day=date.fromisoformat(row["date"]), institution=row["institution"],
+        amount_fen=int(row["amount_fen"]), source="csv", ctx=deps.filings)
+
+
+async def _card_event_row(deps: Deps, row: dict[str, str]) -> str:
+    """type (issuance|usage),source,record_id,id_number,card_number,step_or_kind,at_or_date"""
+    if row["type"] == "issuance":
+        return await card_service.ingest_issuance(
+            source=row["source"], record_id=row["record_id"],
+            id_number=row["id_number"].strip().upper(), card_number=row["card_number"],
+            step=row["step_or_kind"], at=datetime.fromisoformat(row["at_or_date"]),
+            bank=row.get("bank") or "中国工商银行", ctx=deps.cards)
+    return await card_service.ingest_usage(
+        source=row["source"], record_id=row["record_id"], card_number=row["card_number"],
+        kind=row["step_or_kind"], day=date.fromisoformat(row["at_or_date"][:10]), ctx=deps.cards)
+
+
+async def _import_rows(deps: Deps, path: Path, handle_row: Any) -> None:
+    """A CSV feed: each row on its own; a bad row is counted and never stops the others."""
+    outcomes: dict[str, int] = {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for row in tqdm(list(csv.DictReader(handle)), desc=path.name, unit="row"):
+            try:
+                outcome = await handle_row(deps, row)
+            except (ValueError, KeyError, DomainError) as error:
+                outcome = f"rejected ({type(error).__name__})"
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    print(", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
+
+
 def _print_report(report: ImportReport) -> None:
     print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejected)}")
     for row in report.rejected:
@@ -537,6 +572,10 @@ async def _run_command(settings: Settings, uri: str, command: _Command) -> int:
             await _payroll_export(deps, command.args.month, command.args.out)
         elif command.name == "import-signals":
             await _import_signals(deps, Path(command.args.file))
+        elif command.name == "import-settlements":
+            await _import_rows(deps, Path(command.args.file), _settlement_row)
+        elif command.name == "import-card-events":
+            await _import_rows(deps, Path(command.args.file), _card_event_row)
         elif command.name == "init-db":
             print("\n".join(await init_db(deps)))
         elif command.name == "seed-demo":
@@ -571,6 +610,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     payroll.add_argument("--out", help="file to write; default standard output")
     signals = sub.add_parser("import-signals", help="proof-of-life signals from a CSV file")
     signals.add_argument("file")
+    settlements = sub.add_parser("import-settlements",
+                                 help="direct-settlement records from a CSV file")
+    settlements.add_argument("file")
+    card_events = sub.add_parser("import-card-events",
+                                 help="card issuance progress and card use from a CSV file")
+    card_events.add_argument("file")
     agent = sub.add_parser("create-agent", help="create a console account (agent or admin)")
     agent.add_argument("--username", required=True)
     agent.add_argument("--name", required=True, help="the agent's display name")

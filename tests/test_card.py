@@ -338,3 +338,25 @@ async def test_family_with_and_without_authorisation(api, deps, standins):
 async def test_service_points_per_league(api):
     points = (await api.get("/v1/cards/service-points?region=1502")).json()["service_points"]
     assert [p["name"] for p in points] == ["包头市社保卡服务中心"]
+
+
+async def test_card_events_from_a_csv_file(devdb, db_name, deps, tmp_path):
+    from tests.conftest import run_app
+    person_id, number = await add_person(deps, phone=new_phone())
+    source = tmp_path / "cards.csv"
+    source.write_text(
+        "type,source,record_id,id_number,card_number,step_or_kind,at_or_date\n"
+        f"issuance,maker,M1,{number},K77770001,data_entered,2026-11-01T09:00:00+08:00\n"
+        f"issuance,maker,M2,{number},K77770001,paid,2026-11-02T09:00:00+08:00\n"
+        f"usage,hospital,H1,,K77770001,hospital,2026-11-20\n"
+        f"issuance,maker,M3,{number},K77770001,teleported,2026-11-03T09:00:00+08:00\n",
+        encoding="utf-8")
+    env = {"APP_ENV": "test", "MONGODB_URI": devdb.uri, "MONGODB_DB": db_name}
+    first = await run_app("import-card-events", str(source), env=env)
+    assert "created 1" in first.stdout and "recorded 2" in first.stdout
+    assert "rejected (CardInvalid) 1" in first.stdout
+    again = await run_app("import-card-events", str(source), env=env)
+    assert "duplicate 3" in again.stdout
+    [card] = await deps.cards.repo.of_person(person_id)
+    assert [s["step"] for s in card.steps] == ["data_entered", "paid"]
+    assert (await deps.cert.repo.state(person_id)).history[-1]["channel"] == "passive"

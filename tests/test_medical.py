@@ -345,3 +345,31 @@ async def test_agents_search_their_region(api, deps, standins, clock):
     assert (await api.get(f"/v1/medical/filings?person_id={person_id}", headers=far)).json() == {
         "filings": []}
     clock.advance(timedelta(minutes=1))
+
+
+async def test_settlements_from_a_csv_file(devdb, db_name, deps, tmp_path):
+    from tests.conftest import run_app
+    person_id, number = await add_person(deps, phone=new_phone())
+    source = tmp_path / "settlements.csv"
+    source.write_text("settlement_no,id_number,date,institution,amount_fen\n"
+                      f"S-1,{number},2026-11-19,某医院,8800\n"
+                      f"S-2,{number},2026-11-19,某医院,12.5\n", encoding="utf-8")
+    env = {"APP_ENV": "test", "MONGODB_URI": devdb.uri, "MONGODB_DB": db_name}
+    first = await run_app("import-settlements", str(source), env=env)
+    assert "stored 1" in first.stdout and "rejected (ValueError) 1" in first.stdout
+    again = await run_app("import-settlements", str(source), env=env)
+    assert "duplicate 1" in again.stdout
+    assert (await deps.cert.repo.state(person_id)).last_certified_on.isoformat() == "2026-11-19"
+
+
+async def test_a_notice_goes_out_a_week_before_a_temporary_filing_ends(api, deps, standins,
+                                                                      clock):
+    from medical_insurance import service as filings
+    from notifications.templates import FILING_EXPIRING
+    person_id, token, _ = await citizen(api, deps, standins)
+    filed = await file(api, token, body_for(Category.TEMPORARY_TRIP, person_id))
+    end = filed.json()["end_date"]
+    from datetime import date as _date
+    week_before = _date.fromisoformat(end) - timedelta(days=7)
+    assert (await filings.daily(ctx=deps.filings, today=week_before))["noticed"] >= 1
+    assert FILING_EXPIRING in [m.kind for m in await deps.outbox.inbox(person_id)]
