@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from api.base import BaseHandler, HandlerKind, Route
 from api.openapi import Operation
-from auth.access import Action, authorize
+from auth.access import Action, RecordNotFound, authorize
 from auth.model import Principal
 from common.errors import ValidationFailed
 from common.masking import mask_text
@@ -56,8 +56,8 @@ class CardHandler(BaseHandler):
         try:
             on_behalf = await authorize(self.me, action, card.person_id,
                                         people=self.deps.people, repo=self.deps.auth.repo)
-        except Exception:
-            raise m.CardNotFound(card_id) from None
+        except RecordNotFound:
+            raise m.CardNotFound(card_id) from None  # not yours: the same 404 as missing
         return card, on_behalf
 
     def answer(self, card: Card) -> None:

@@ -12,7 +12,7 @@ import segno
 
 from api.base import BaseHandler, HandlerKind, Route
 from api.openapi import Operation
-from auth.access import Action, authorize, covers
+from auth.access import Action, RecordNotFound, authorize, covers
 from auth.model import Forbidden, Principal, Role
 from common.errors import ValidationFailed
 from common.idempotency import StoredResponse
@@ -74,8 +74,8 @@ class FilingHandler(BaseHandler):
         try:
             on_behalf = await authorize(self.me, action, filing.person_id,
                                         people=self.deps.people, repo=self.deps.auth.repo)
-        except Exception:
-            raise m.FilingNotFound(filing_id) from None
+        except RecordNotFound:
+            raise m.FilingNotFound(filing_id) from None  # not yours: the same 404 as missing
         return filing, on_behalf
 
     def answer(self, status: int, filing: Filing) -> None:
