@@ -13,7 +13,7 @@ from typing import Any
 
 from auth.model import Principal, Role
 from common.audit import AuditLog
-from common.clock import Clock, local_date
+from common.clock import Clock, as_utc, local_date
 from common.errors import Conflict, PreconditionFailed, ValidationFailed
 from common.guard import Guard
 from common.versioning import step_version
@@ -140,18 +140,7 @@ async def file(principal: Principal, person_id: str, body: dict[str, Any], *, ch
                   "on_behalf": on_behalf, "status": status.value}],
     )
     if rule.long_term and not await ctx.guard.claim(_slot(person_id), owner=filing.filing_id):
-        holder = await ctx.guard.holder(_slot(person_id))
-        existing = await ctx.repo.get(str((holder or {}).get("owner")))
-        if existing is None or existing.status_on(today) not in (Status.EFFECTIVE,
-                                                                 Status.PENDING_REVIEW):
-            # A stale slot (its filing ended without releasing it): take it over.
-            await ctx.guard.release(_slot(person_id))
-            if not await ctx.guard.claim(_slot(person_id), owner=filing.filing_id):
-                raise LongTermFilingExists("a long-term filing exists")
-        else:
-            raise LongTermFilingExists("a long-term filing exists",
-                                       existing_filing_id=existing.filing_id,
-                                       destination=existing.destination.name)
+        await _take_stale_slot(person_id, filing.filing_id, today, ctx=ctx)
     await ctx.repo.add(filing, person.region_code)
     await ctx.audit.record(actor=principal.subject, action="filing.create",
                            object=filing.filing_id, outcome=status.value,
@@ -159,6 +148,30 @@ async def file(principal: Principal, person_id: str, body: dict[str, Any], *, ch
     await _notify(person, filing, FILING_CREATED, ctx=ctx,
                   state="生效" if status is Status.EFFECTIVE else "提交，等待审核")
     return filing
+
+
+SLOT_GRACE = timedelta(seconds=30)  # time a slot's winner has to store its filing
+
+
+async def _take_stale_slot(person_id: str, filing_id: str, today: date, *,
+                           ctx: FilingContext) -> None:
+    """The long-term slot is taken. Refuse, unless its filing has ended (or never got
+    stored by a request that died), in which case this filing takes the slot over."""
+    holder = await ctx.guard.holder(_slot(person_id)) or {}
+    owner = str(holder.get("owner"))
+    existing = await ctx.repo.get(owner)
+    if existing is not None and existing.status_on(today) in (Status.EFFECTIVE,
+                                                              Status.PENDING_REVIEW):
+        raise LongTermFilingExists("a long-term filing exists",
+                                   existing_filing_id=existing.filing_id,
+                                   destination=existing.destination.name)
+    claimed_at = holder.get("claimed_at")
+    if existing is None and claimed_at is not None and (
+            as_utc(claimed_at) + SLOT_GRACE > ctx.clock.now()):
+        raise LongTermFilingExists("a long-term filing is being made right now")
+    await ctx.guard.release(_slot(person_id), owner=owner)  # only that stale claim
+    if not await ctx.guard.claim(_slot(person_id), owner=filing_id):
+        raise LongTermFilingExists("a long-term filing exists")
 
 
 def _commitment(body: dict[str, Any], needed: bool, config: FilingConfig) -> str | None:
