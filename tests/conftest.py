@@ -81,7 +81,18 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def settings(devdb: DevDB, db_name: str, standins: StandIns) -> Settings:
-    return make_settings(devdb.uri, db_name, standins, MAX_JSON_BODY_BYTES="4096")
+    # The test client connects from 127.0.0.1, which plays the trusted proxy: tests give
+    # each simulated client its own address with X-Forwarded-For.
+    return make_settings(devdb.uri, db_name, standins, MAX_JSON_BODY_BYTES="4096",
+                         TRUSTED_PROXIES="127.0.0.1")
+
+
+@pytest.fixture
+async def reset_standins(standins: StandIns) -> None:
+    """Forget what the stand-ins received and were told to do by earlier tests."""
+    client = AsyncHTTPClient()
+    for base in (standins.aliyun_url, standins.wechat_url):
+        await client.fetch(base + "/_control/reset", method="POST", body=b"{}")
 
 
 @pytest.fixture(scope="session")

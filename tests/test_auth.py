@@ -28,7 +28,7 @@ from notifications.service import enqueue
 from notifications.templates import CERT_DUE_SOON
 from people.model import check_character
 from people.service import parse_row
-from tests.conftest import T0, make_settings, run_app, serve
+from tests.conftest import T0, run_app
 from tests.test_notifications import control
 
 _numbers = itertools.count(13600000000 + (os.getpid() % 1000) * 10000)
@@ -61,20 +61,6 @@ def multipart(fields: dict[str, str], files: list[bytes]) -> tuple[bytes, str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def settings(devdb, db_name, standins):
-    return make_settings(devdb.uri, db_name, standins, TRUSTED_PROXIES="127.0.0.1")
-
-
-@pytest.fixture
-async def api(settings, deps):
-    server, client = await serve(settings, deps)
-    yield client
-    client.close()
-    server.stop()
-    await server.close_all_connections()
 
 
 async def add_person(deps, *, phone: str | None, name: str = "张建国", region: str = "150102",
@@ -135,10 +121,7 @@ async def verified_citizen(api, deps, standins, *, phone: str | None = None,
     return login, person_id
 
 
-@pytest.fixture(autouse=True)
-async def fresh_standins(standins):
-    await control(standins.aliyun_url, "/_control/reset", {})
-    await control(standins.wechat_url, "/_control/reset", {})
+pytestmark = pytest.mark.usefixtures("reset_standins")
 
 
 # -- mini-program login -------------------------------------------------------------------

@@ -22,7 +22,6 @@ from social_card.model import (
     lifts_on,
     next_status,
 )
-from tests.conftest import make_settings, serve
 from tests.test_auth import (
     add_person,
     bearer,
@@ -35,26 +34,8 @@ from tests.test_auth import (
 from tests.test_notifications import control
 
 BODY = {"verified_by": ["姓名", "身份证号后四位"], "address": "呼和浩特市新城区某街道1号"}
+pytestmark = pytest.mark.usefixtures("reset_standins")
 _numbers = itertools.count(1)
-
-
-@pytest.fixture
-def settings(devdb, db_name, standins):
-    return make_settings(devdb.uri, db_name, standins, TRUSTED_PROXIES="127.0.0.1")
-
-
-@pytest.fixture
-async def api(settings, deps):
-    server, client = await serve(settings, deps)
-    yield client
-    client.close()
-    server.stop()
-    await server.close_all_connections()
-
-
-@pytest.fixture(autouse=True)
-async def fresh_standins(standins):
-    await control(standins.aliyun_url, "/_control/reset", {})
 
 
 async def make_card(deps, person_id: str, status: CardStatus = CardStatus.NORMAL, *,

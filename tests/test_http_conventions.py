@@ -8,16 +8,10 @@ import asyncio
 import pytest
 
 from tests import probe_api
-from tests.conftest import make_settings, serve
+from tests.conftest import serve
 
 CLIENT_A = {"X-Forwarded-For": "203.0.113.10"}
 CLIENT_B = {"X-Forwarded-For": "203.0.113.20"}
-
-
-@pytest.fixture
-def settings(devdb, db_name, standins):
-    # The test client connects from 127.0.0.1, which plays the trusted proxy.
-    return make_settings(devdb.uri, db_name, standins, TRUSTED_PROXIES="127.0.0.1")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 from auth.service import create_service_key
 from medical_insurance.model import RULES, Category
 from notifications.templates import FILING_CHANGED, FILING_CREATED
-from tests.conftest import make_settings, serve
 from tests.test_auth import (
     add_person,
     bearer,
@@ -21,30 +20,12 @@ from tests.test_auth import (
 )
 from tests.test_notifications import control
 
+pytestmark = pytest.mark.usefixtures("reset_standins")
 GUANGZHOU = {"province_code": "440000", "city_code": "440100"}
 HAIKOU = {"province_code": "460000", "city_code": "460100"}
 BEIJING = {"province_code": "110000", "city_code": "110100"}
 COMMITMENT = {"accepted": True, "version": "2026-01"}
 _keys = iter(range(10**6))
-
-
-@pytest.fixture
-def settings(devdb, db_name, standins):
-    return make_settings(devdb.uri, db_name, standins, TRUSTED_PROXIES="127.0.0.1")
-
-
-@pytest.fixture
-async def api(settings, deps):
-    server, client = await serve(settings, deps)
-    yield client
-    client.close()
-    server.stop()
-    await server.close_all_connections()
-
-
-@pytest.fixture(autouse=True)
-async def fresh_standins(standins):
-    await control(standins.aliyun_url, "/_control/reset", {})
 
 
 def body_for(category: Category, person_id: str, **extra) -> dict:

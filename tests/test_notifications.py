@@ -41,10 +41,7 @@ async def sms_to(standins, phone: str) -> list[dict]:
     return (await control(standins.aliyun_url, f"/_control/messages?phone={phone}"))["messages"]
 
 
-@pytest.fixture(autouse=True)
-async def fresh_standins(standins):
-    await control(standins.aliyun_url, "/_control/reset", {})
-    await control(standins.wechat_url, "/_control/reset", {})
+pytestmark = pytest.mark.usefixtures("reset_standins")
 
 
 async def reminder(deps, phone: str | None = None, *, key: str | None = None,

@@ -62,20 +62,6 @@ def photo_of(image: Image.Image) -> bytes:
     return _jpeg(image.resize((image.width * 4, image.height * 4), Image.Resampling.BICUBIC), 92)
 
 
-@pytest.fixture
-def settings(devdb, db_name, standins):
-    return make_settings(devdb.uri, db_name, standins, TRUSTED_PROXIES="127.0.0.1")
-
-
-@pytest.fixture
-async def api(settings, deps):
-    server, client = await serve(settings, deps)
-    yield client
-    client.close()
-    server.stop()
-    await server.close_all_connections()
-
-
 @pytest.fixture(autouse=True)
 async def fresh_standins(standins, deps):
     await control(standins.aliyun_url, "/_control/reset", {})
