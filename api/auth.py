@@ -15,7 +15,6 @@ from auth.model import (
     Account,
     FamilyLink,
     MessageNotFound,
-    Principal,
     Role,
     Session,
 )
@@ -56,11 +55,6 @@ class AuthHandler(BaseHandler):
         device.setdefault("user_agent", self.request.headers.get("User-Agent", ""))
         device["ip"] = self.client_ip()
         return device
-
-    @property
-    def me(self) -> Principal:
-        assert self.principal is not None
-        return self.principal
 
     def login_answer(self, result: LoginResult, status: int = 200) -> None:
         self.write_json(status, {

@@ -201,6 +201,13 @@ class BaseHandler(RequestHandler):
     # -- the shared conventions ----------------------------------------------------
 
     @property
+    def me(self) -> Principal:
+        """The authenticated caller (person and service handlers only)."""
+        if self.principal is None:
+            raise ApiError(401)
+        return self.principal
+
+    @property
     def actor_id(self) -> str:
         """Whose Idempotency-Keys and audit entries these are."""
         if self.principal is not None:

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from api.base import BaseHandler, HandlerKind, Route
 from api.openapi import Operation
 from auth.access import Action, RecordNotFound, authorize
-from auth.model import Principal
 from common.errors import ValidationFailed
 from common.masking import mask_text
 from common.versioning import etag
@@ -42,11 +41,6 @@ def card_view(card: Card, config: m.CardConfig, today: date) -> dict[str, Any]:
 
 class CardHandler(BaseHandler):
     kind = HandlerKind.PERSON
-
-    @property
-    def me(self) -> Principal:
-        assert self.principal is not None
-        return self.principal
 
     async def allowed_card(self, card_id: str, action: Action = Action.CARD
                            ) -> tuple[Card, str | None]:

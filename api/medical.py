@@ -13,7 +13,7 @@ import segno
 from api.base import BaseHandler, HandlerKind, Route
 from api.openapi import Operation
 from auth.access import Action, RecordNotFound, authorize, covers
-from auth.model import Forbidden, Principal, Role
+from auth.model import Forbidden, Role
 from common.errors import ValidationFailed
 from common.idempotency import StoredResponse
 from common.masking import mask_id_number
@@ -59,11 +59,6 @@ def filing_view(filing: Filing, today: date) -> dict[str, Any]:
 
 class FilingHandler(BaseHandler):
     kind = HandlerKind.PERSON
-
-    @property
-    def me(self) -> Principal:
-        assert self.principal is not None
-        return self.principal
 
     async def allowed_filing(self, filing_id: str, action: Action = Action.FILING
                              ) -> tuple[Filing, str | None]:

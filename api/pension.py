@@ -12,7 +12,7 @@ from api.base import BaseHandler, BodyLimit, HandlerKind, Route
 from api.messages import message_for
 from api.openapi import Operation
 from auth.access import Action, authorize
-from auth.model import Forbidden, Principal, Role
+from auth.model import Forbidden, Role
 from common.errors import ValidationFailed
 from common.idempotency import StoredResponse
 from pension_cert import service as cert
@@ -40,11 +40,6 @@ def state_view(state: CertState | None, today: date) -> dict[str, Any]:
 
 class PensionHandler(BaseHandler):
     kind = HandlerKind.PERSON
-
-    @property
-    def me(self) -> Principal:
-        assert self.principal is not None
-        return self.principal
 
     async def allowed(self, person_id: str, action: Action = Action.PENSION_CERT) -> str | None:
         """404 unless the caller may act for this person; returns whom a family member acts for."""

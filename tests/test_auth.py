@@ -105,6 +105,21 @@ async def sms_login(api, standins, phone: str, headers: dict | None = None) -> d
     return reply.json()
 
 
+async def authorise_family(api, parent_token: dict, child_token: dict, child_phone: str,
+                           permissions: list[str], key: str) -> str:
+    """A invites B by phone, B accepts, A confirms. Returns the link id."""
+    invited = await api.post("/v1/family/links", headers={**parent_token, "Idempotency-Key": key},
+                             json_body={"phone": child_phone, "permissions": permissions})
+    assert invited.status == 201, invited.body
+    link = invited.json()["link_id"]
+    accepted = await api.post(f"/v1/family/links/{link}/accept",
+                              headers={**child_token, "If-Match": invited.headers["ETag"]})
+    confirmed = await api.post(f"/v1/family/links/{link}/confirm",
+                               headers={**parent_token, "If-Match": accepted.headers["ETag"]})
+    assert confirmed.json()["status"] == "confirmed"
+    return link
+
+
 async def verified_citizen(api, deps, standins, *, phone: str | None = None,
                            region: str = "150102") -> tuple[dict, str]:
     """A mini-program user bound by real name to a new registry person."""

@@ -24,6 +24,7 @@ from social_card.model import (
 )
 from tests.test_auth import (
     add_person,
+    authorise_family,
     bearer,
     console_account,
     console_login,
@@ -303,14 +304,7 @@ async def test_family_with_and_without_authorisation(api, deps, standins):
     child = await sms_login(api, standins, child_phone)
     child_token = bearer(child["access_token"])
     assert (await api.get(f"/v1/cards/{card.card_id}", headers=child_token)).status == 404
-    invited = await api.post("/v1/family/links", headers={**parent_token,
-                                                          "Idempotency-Key": "card-family-01"},
-                             json_body={"phone": child_phone, "permissions": ["card"]})
-    link = invited.json()["link_id"]
-    accepted = await api.post(f"/v1/family/links/{link}/accept",
-                              headers={**child_token, "If-Match": invited.headers["ETag"]})
-    await api.post(f"/v1/family/links/{link}/confirm",
-                   headers={**parent_token, "If-Match": accepted.headers["ETag"]})
+    await authorise_family(api, parent_token, child_token, child_phone, ["card"], "card-family-01")
     lost = await event(api, child_token, card.card_id, "temp_loss")
     assert lost.status == 200
     assert lost.json()["history"][-1]["on_behalf"] == person_id

@@ -11,6 +11,7 @@ from medical_insurance.model import RULES, Category
 from notifications.templates import FILING_CHANGED, FILING_CREATED
 from tests.test_auth import (
     add_person,
+    authorise_family,
     bearer,
     console_account,
     console_login,
@@ -298,14 +299,7 @@ async def test_a_family_member_files_with_authorisation_only(api, deps, standins
     refused = await file(api, child_token, body_for(Category.TEMPORARY_TRIP, parent_id))
     assert refused.status == 404
 
-    invited = await api.post("/v1/family/links", headers={**parent_token,
-                                                          "Idempotency-Key": "med-family-01"},
-                             json_body={"phone": child_phone, "permissions": ["filing"]})
-    link = invited.json()["link_id"]
-    accepted = await api.post(f"/v1/family/links/{link}/accept",
-                              headers={**child_token, "If-Match": invited.headers["ETag"]})
-    await api.post(f"/v1/family/links/{link}/confirm",
-                   headers={**parent_token, "If-Match": accepted.headers["ETag"]})
+    await authorise_family(api, parent_token, child_token, child_phone, ["filing"], "med-family-01")
     filed = await file(api, child_token, body_for(Category.TEMPORARY_TRIP, parent_id))
     assert filed.status == 201
     assert filed.json()["history"][0]["on_behalf"] == parent_id

@@ -26,6 +26,7 @@ from people.model import PrisonPeriod
 from tests.conftest import make_settings, run_app, serve
 from tests.test_auth import (
     add_person,
+    authorise_family,
     bearer,
     console_account,
     console_login,
@@ -341,14 +342,7 @@ async def test_a_family_member_certifies_the_retiree_with_the_retirees_face(
     child_token = bearer(child["access_token"])
     assert (await challenge(api, child_token, parent_person, "fam-cert-00")).status == 404
 
-    invited = await api.post("/v1/family/links", headers={**parent_token,
-                                                          "Idempotency-Key": "fam-cert-01"},
-                             json_body={"phone": child_phone, "permissions": ["pension_cert"]})
-    link = invited.json()["link_id"]
-    accepted = await api.post(f"/v1/family/links/{link}/accept",
-                              headers={**child_token, "If-Match": invited.headers["ETag"]})
-    await api.post(f"/v1/family/links/{link}/confirm",
-                   headers={**parent_token, "If-Match": accepted.headers["ETag"]})
+    await authorise_family(api, parent_token, child_token, child_phone, ["pension_cert"], "fam-cert-01")
 
     started = (await challenge(api, child_token, parent_person, "fam-cert-02", deps=deps)).json()
     outcome = (await submit(api, child_token, started, frames)).json()
