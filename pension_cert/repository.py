@@ -151,6 +151,9 @@ class CertRepository:
             return False
         return True
 
+    async def withdraw_payroll_event(self, month: Month, person_id: str, kind: str) -> None:
+        await self.payroll.delete_one({"_id": f"{month}:{person_id}:{kind}"})
+
     async def payroll_events(self, month: Month) -> list[Document]:
         cursor = self.payroll.find({"month": str(month)})
         return sorted([doc async for doc in cursor], key=lambda d: (d["kind"], d["person_id"]))

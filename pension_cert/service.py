@@ -478,7 +478,12 @@ async def _apply_certification(person: Person, state: CertState, day: date,
     new_state = CertState(person_id=person.person_id, valid_through=valid_through(day, months),
                           status=CertStatus.CERTIFIED, last_certified_on=day,
                           history=[*state.history, {**event, "result": "certified"}])
-    if state.suspended_from is not None:
+    if state.suspended_from is not None and Month.of(day) < state.suspended_from:
+        # Certified after the deadline but before the suspended month began: nothing was
+        # withheld yet, so the suspension instruction is withdrawn instead of resumed.
+        await ctx.repo.withdraw_payroll_event(state.suspended_from, person.person_id, "suspend")
+        await _set_payment(person, PaymentStatus.PAYING, ctx=ctx)
+    elif state.suspended_from is not None:
         pay = back_pay(suspended_from=state.suspended_from, certified_on=day,
                        monthly_pension_fen=person.monthly_pension_fen or 0,
                        prison_periods=person.prison_periods)

@@ -581,3 +581,19 @@ async def test_agents_upload_reference_photos_citizens_cannot(api, deps, standin
     assert await deps.cert.repo.template(person_id) is not None
     [entry] = await deps.audit.find(action="template.enroll", object=person_id)
     assert entry.outcome == "ok"
+
+
+async def test_certifying_before_the_suspended_month_begins_withdraws_the_suspension(
+        deps, clock):
+    person_id, _ = await add_person(deps, phone=new_phone(), region="150104")
+    await cert.certify(person_id, date(2025, 3, 15), cert.Channel.AGENT, actor="t",
+                       on_behalf=None, ctx=deps.cert)
+    await cert.run_cycle(ctx=deps.cert, today=date(2026, 3, 16))  # overdue: April suspended
+    assert any(r[:2] == ["suspend", person_id]
+               for r in await cert.payroll_rows(Month(2026, 4), ctx=deps.cert))
+    await cert.certify(person_id, date(2026, 3, 20), cert.Channel.AGENT, actor="t",
+                       on_behalf=None, ctx=deps.cert)  # still March: nothing withheld yet
+    april = await cert.payroll_rows(Month(2026, 4), ctx=deps.cert)
+    assert not any(r[1] == person_id for r in april)
+    assert (await deps.people.get(person_id)).payment_status.value == "paying"
+    assert (await deps.cert.repo.state(person_id)).valid_through == date(2027, 3, 19)
