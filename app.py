@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pyotp
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, start_http_server
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
 from tqdm import tqdm
@@ -328,6 +328,10 @@ async def _work(deps: Deps, *, once: bool) -> None:
         print(f"attempts made: {await worker.run_once()}")
         return
     log.info("outbox worker running", extra={"worker": worker.worker_id})
+    metrics_port = os.environ.get("WORKER_METRICS_PORT")
+    if metrics_port:
+        # A worker without the API still shows its outbox figures to Prometheus.
+        start_http_server(int(metrics_port), registry=deps.metrics.registry)
     stop = _stop_event()
     await asyncio.gather(worker.run_forever(stop), _daily_jobs(deps, stop))
 
