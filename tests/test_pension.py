@@ -458,7 +458,11 @@ async def test_a_full_pool_answers_503_with_retry_after(settings, clock, api, de
         two = (await challenge(client, second_token, second, "pool-00002", deps=narrow)).json()
         other_frames = [_jpeg(Image.open(io.BytesIO(f)), 80) for f in frames]
         busy_check = asyncio.ensure_future(submit(client, first_token, one, frames))
-        await asyncio.sleep(0.3)  # let the first check reach the pool
+        for _ in range(200):  # wait (bounded) until the first check occupies the pool
+            if small.in_flight:
+                break
+            await asyncio.sleep(0.05)
+        assert small.in_flight == 1
         refused = await submit(client, second_token, two, other_frames)
         assert (refused.status, refused.error_code) == (503, "FACE_SERVICE_BUSY")
         assert refused.headers["Retry-After"]
