@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 
 from api.deps import Deps
@@ -25,6 +26,10 @@ from common.clock import FrozenClock
 from common.settings import Settings
 from devdb.launcher import DevDB, free_port
 from pension_cert.pool import FacePool
+
+# Property tests check behaviour, not speed: no per-example deadline on a busy CI machine.
+hypothesis_settings.register_profile("project", deadline=None)
+hypothesis_settings.load_profile("project")
 
 # 2026-11-22 10:00 in Asia/Shanghai: tests start here and move the clock themselves.
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
