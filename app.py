@@ -169,6 +169,8 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         config=CertConfig(match_threshold=settings.face_match_threshold,
                           one_to_many_threshold=settings.face_one_to_many_threshold,
                           daily_failures=settings.face_daily_failures,
+                          dead_template_retention=timedelta(
+                              days=settings.face_dead_retention_days),
                           cycle_rules=_cycle_rules(settings)),
     )
     filing_ctx = FilingContext(
