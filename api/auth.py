@@ -343,8 +343,7 @@ class PersonHandler(AuthHandler):
         "person", ("参保人",), {200: ("参保人信息（已脱敏）", _OBJ)}, errors=(PersonNotFound,))}
 
     async def get(self, person_id: str) -> None:
-        on_behalf = await access.authorize(self.me, Action.READ, person_id,
-                                           people=self.deps.people, repo=self.deps.auth.repo)
+        on_behalf = await self.authorize(Action.READ, person_id)
         person = await self.deps.people.get(person_id)
         if person is None:
             raise access.RecordNotFound(person_id)

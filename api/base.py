@@ -27,7 +27,8 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 from api.deps import Deps
 from api.errors import HTTP_CODES, ApiError, status_for
 from api.messages import message_for, pick_locale, wait_text
-from auth.model import Principal
+from auth.access import Action, RecordNotFound, authorize
+from auth.model import Forbidden, Principal, Role
 from common.errors import (
     DomainError,
     FieldNotAllowed,
@@ -206,6 +207,26 @@ class BaseHandler(RequestHandler):
         if self.principal is None:
             raise ApiError(401)
         return self.principal
+
+    @property
+    def is_agent(self) -> bool:
+        return self.me.role in (Role.AGENT, Role.ADMIN)
+
+    def require_agent(self) -> None:
+        if not self.is_agent:
+            raise Forbidden("agents only")
+
+    async def authorize(self, action: Action, person_id: str,
+                        not_found: DomainError | None = None) -> str | None:
+        """404 unless the caller may do ``action`` for this person (``not_found`` names the
+        record asked for); returns whom a family member acts for, for the audit."""
+        try:
+            return await authorize(self.me, action, person_id, people=self.deps.people,
+                                   repo=self.deps.auth.repo)
+        except RecordNotFound:
+            if not_found is None:
+                raise
+            raise not_found from None  # not yours: the same 404 as missing
 
     @property
     def actor_id(self) -> str:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from api.base import BaseHandler, HandlerKind, Route
 from api.openapi import Operation
-from auth.access import Action, RecordNotFound, authorize
+from auth.access import Action
 from common.errors import ValidationFailed
 from common.masking import mask_text
 from common.versioning import etag
@@ -47,12 +47,7 @@ class CardHandler(BaseHandler):
         card = await self.deps.cards.repo.get(card_id)
         if card is None:
             raise m.CardNotFound(card_id)
-        try:
-            on_behalf = await authorize(self.me, action, card.person_id,
-                                        people=self.deps.people, repo=self.deps.auth.repo)
-        except RecordNotFound:
-            raise m.CardNotFound(card_id) from None  # not yours: the same 404 as missing
-        return card, on_behalf
+        return card, await self.authorize(action, card.person_id, m.CardNotFound(card_id))
 
     def answer(self, card: Card) -> None:
         ctx = self.deps.cards
@@ -67,8 +62,7 @@ class CardsHandler(CardHandler):
         person_id = self.get_query_argument("person_id", None) or self.me.person_id
         if not person_id:
             raise ValidationFailed("person_id is required", field="person_id")
-        await authorize(self.me, Action.CARD, person_id, people=self.deps.people,
-                        repo=self.deps.auth.repo)
+        await self.authorize(Action.CARD, person_id)
         ctx = self.deps.cards
         found = await ctx.repo.of_person(person_id)
         self.write_json(200, {"cards": [card_view(c, ctx.config, ctx.today()) for c in found]})

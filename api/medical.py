@@ -12,7 +12,7 @@ import segno
 
 from api.base import BaseHandler, HandlerKind, Route
 from api.openapi import Operation
-from auth.access import Action, RecordNotFound, authorize, covers
+from auth.access import Action, covers
 from auth.model import Forbidden, Role
 from common.errors import ValidationFailed
 from common.idempotency import StoredResponse
@@ -66,12 +66,8 @@ class FilingHandler(BaseHandler):
         filing = await self.deps.filings.repo.get(filing_id)
         if filing is None:
             raise m.FilingNotFound(filing_id)
-        try:
-            on_behalf = await authorize(self.me, action, filing.person_id,
-                                        people=self.deps.people, repo=self.deps.auth.repo)
-        except RecordNotFound:
-            raise m.FilingNotFound(filing_id) from None  # not yours: the same 404 as missing
-        return filing, on_behalf
+        return filing, await self.authorize(action, filing.person_id,
+                                            m.FilingNotFound(filing_id))
 
     def answer(self, status: int, filing: Filing) -> None:
         self.write_json(status, filing_view(filing, self.deps.filings.today()),
@@ -91,9 +87,8 @@ class FilingsHandler(FilingHandler):
     async def post(self) -> None:
         body = self.json_body()
         person_id = str(body.get("person_id") or self.me.person_id or "")
-        on_behalf = await authorize(self.me, Action.FILING, person_id, people=self.deps.people,
-                                    repo=self.deps.auth.repo)
-        channel = "agent" if self.me.role in (Role.AGENT, Role.ADMIN) else (
+        on_behalf = await self.authorize(Action.FILING, person_id)
+        channel = "agent" if self.is_agent else (
             self.me.audience or "app")
 
         async def create() -> StoredResponse:
@@ -108,14 +103,13 @@ class FilingsHandler(FilingHandler):
     async def get(self) -> None:
         person_id = self.get_query_argument("person_id", None)
         today = self.deps.filings.today()
-        if self.me.role in (Role.AGENT, Role.ADMIN):
+        if self.is_agent:
             found = await self._agent_search(person_id)
         else:
             target = person_id or self.me.person_id
             if not target:
                 raise ValidationFailed("person_id is required", field="person_id")
-            await authorize(self.me, Action.READ, target, people=self.deps.people,
-                            repo=self.deps.auth.repo)
+            await self.authorize(Action.READ, target)
             found = await self.deps.filings.repo.of_person(target)
         status = self.get_query_argument("status", None)
         if status:
@@ -175,7 +169,7 @@ class FilingEventHandler(FilingHandler):
 
     async def post(self, filing_id: str, event: str) -> None:
         filing, on_behalf = await self.allowed_filing(filing_id)
-        if event in ("approve", "reject") and self.me.role not in (Role.AGENT, Role.ADMIN):
+        if event in ("approve", "reject") and not self.is_agent:
             raise Forbidden("agents review filings")
         self.require_if_match(filing.version)
         body = self.json_body() if self.body_bytes().strip() else {}

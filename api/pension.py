@@ -11,7 +11,7 @@ from tornado.httputil import HTTPFile, parse_body_arguments
 from api.base import BaseHandler, BodyLimit, HandlerKind, Route
 from api.messages import message_for
 from api.openapi import Operation
-from auth.access import Action, authorize
+from auth.access import Action
 from auth.model import Forbidden, Role
 from common.errors import ValidationFailed
 from common.idempotency import StoredResponse
@@ -42,13 +42,7 @@ class PensionHandler(BaseHandler):
     kind = HandlerKind.PERSON
 
     async def allowed(self, person_id: str, action: Action = Action.PENSION_CERT) -> str | None:
-        """404 unless the caller may act for this person; returns whom a family member acts for."""
-        return await authorize(self.me, action, person_id, people=self.deps.people,
-                               repo=self.deps.auth.repo)
-
-    def require_agent(self) -> None:
-        if self.me.role not in (Role.AGENT, Role.ADMIN):
-            raise Forbidden("agents only")
+        return await self.authorize(action, person_id)
 
     def text(self, name: str, *, required: bool = True, max_length: int = 500) -> str:
         value = self.json_body().get(name)
