@@ -13,8 +13,6 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from auth.model import (
     Account,
     Audience,
@@ -24,7 +22,7 @@ from auth.model import (
     Session,
 )
 from common.clock import as_utc
-from common.mongo import Collection, Database, Document, IndexSpec
+from common.mongo import Collection, Database, Document, IndexSpec, insert_once
 
 ACCOUNTS = "accounts"
 IDENTITIES = "login_identities"
@@ -93,12 +91,8 @@ class AuthRepository:
 
     async def claim_identity(self, key: str, account_id: str, now: datetime) -> bool:
         """Link a login identity (or a person binding) to an account; False if taken."""
-        try:
-            await self._identities.insert_one({"_id": key, "account_id": account_id,
-                                               "linked_at": now})
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self._identities, {"_id": key, "account_id": account_id,
+                                                    "linked_at": now})
 
     async def identity_owner(self, key: str) -> str | None:
         doc = await self._identities.find_one({"_id": key})

@@ -13,10 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from common.clock import Clock
-from common.mongo import Collection, IndexSpec
+from common.mongo import Collection, IndexSpec, insert_once
 
 COLLECTION = "guards"
 
@@ -39,11 +37,7 @@ class Guard:
         document = {"_id": key, "claimed_at": now, "owner": owner, **data}
         if ttl is not None:
             document["expires_at"] = now + ttl
-        try:
-            await self._guards.insert_one(document)
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self._guards, document)
 
     async def holder(self, key: str) -> dict[str, Any] | None:
         """Who holds ``key`` and since when, or None."""

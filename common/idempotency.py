@@ -17,15 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from common.clock import Clock, as_utc
 from common.errors import (
     IdempotencyInProgress,
     IdempotencyKeyReused,
     ValidationFailed,
 )
-from common.mongo import Collection, Document, IndexSpec
+from common.mongo import Collection, Document, IndexSpec, insert_once
 
 COLLECTION = "idempotency_keys"
 INDEXES = [IndexSpec(COLLECTION, [("expires_at", 1)], name="expires_at")]
@@ -83,14 +81,12 @@ class IdempotencyStore:
         """Insert the pending record; return the live earlier record instead if there is one."""
         for _ in range(3):
             now = self._clock.now()
-            try:
-                await self._records.insert_one({
-                    "_id": record_id, "fingerprint": fingerprint, "state": "pending",
-                    "created_at": now, "expires_at": now + KEEP_FOR,
-                })
+            if await insert_once(self._records, {
+                "_id": record_id, "fingerprint": fingerprint, "state": "pending",
+                "created_at": now, "expires_at": now + KEEP_FOR,
+            }):
                 return None
-            except DuplicateKeyError:
-                found = await self._records.find_one({"_id": record_id})
+            found = await self._records.find_one({"_id": record_id})
             if found is None:
                 continue  # removed between our insert and read: try again
             if not self._is_dead(found, now):

@@ -48,8 +48,18 @@ def database(client: AsyncMongoClient[Document], name: str) -> Database:
     return client.get_database(name, codec_options=CodecOptions(tz_aware=True, tzinfo=UTC))
 
 
-def is_duplicate_key(exc: BaseException) -> bool:
-    return isinstance(exc, DuplicateKeyError)
+async def insert_once(collection: Collection, document: Document) -> bool:
+    """Insert ``document`` unless its ``_id`` exists. True: this caller's insert won.
+
+    The one atomic check both MongoDB and FerretDB v1 offer: the second insert of an
+    ``_id`` fails with E11000 however the two race. Every claim, dedupe key and
+    idempotent feed record goes through here.
+    """
+    try:
+        await collection.insert_one(document)
+    except DuplicateKeyError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

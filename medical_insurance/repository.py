@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from common.clock import as_utc
-from common.mongo import Collection, Database, Document, IndexSpec
+from common.mongo import Collection, Database, Document, IndexSpec, insert_once
 from medical_insurance.model import Category, Destination, Filing, Status
 
 FILINGS = "filings"
@@ -46,11 +44,7 @@ class FilingRepository:
 
     async def add_settlement(self, record: dict[str, Any]) -> bool:
         """Idempotent by settlement number."""
-        try:
-            await self.settlements.insert_one({"_id": record["settlement_no"], **record})
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self.settlements, {"_id": record["settlement_no"], **record})
 
 
 def changes_doc(filing: Filing) -> Document:

@@ -15,10 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
 
 from common.clock import as_utc
-from common.mongo import Collection, Database, Document, IndexSpec
+from common.mongo import Collection, Database, Document, IndexSpec, insert_once
 from notifications.model import (
     Attempt,
     Channel,
@@ -52,14 +51,11 @@ class OutboxRepository:
 
     async def add(self, message: OutboxMessage) -> tuple[OutboxMessage, bool]:
         """Store a new message; if its dedupe key exists already, return that one instead."""
-        doc = _message_doc(message)
-        try:
-            await self._outbox.insert_one(doc)
-        except DuplicateKeyError:
-            existing = await self.get(message.message_id)
-            assert existing is not None
-            return existing, False
-        return message, True
+        if await insert_once(self._outbox, _message_doc(message)):
+            return message, True
+        existing = await self.get(message.message_id)
+        assert existing is not None
+        return existing, False
 
     async def get(self, message_id: str) -> OutboxMessage | None:
         found = await self._outbox.find_one({"_id": message_id})
@@ -131,11 +127,8 @@ class OutboxRepository:
                             lease: timedelta) -> Attempt | None:
         attempt = Attempt(message_id=message_id, number=number, worker=worker,
                           claimed_at=now, lease_until=now + lease)
-        try:
-            await self._attempts.insert_one({"_id": attempt.key, **asdict(attempt)})
-        except DuplicateKeyError:
-            return None
-        return attempt
+        claimed = await insert_once(self._attempts, {"_id": attempt.key, **asdict(attempt)})
+        return attempt if claimed else None
 
     async def get_attempt(self, message_id: str, number: int) -> Attempt | None:
         found = await self._attempts.find_one({"_id": attempt_key(message_id, number)})

@@ -10,7 +10,7 @@ from typing import Any
 from bson.binary import Binary
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from common.mongo import Collection, Database, Document, IndexSpec
+from common.mongo import Collection, Database, Document, IndexSpec, insert_once
 from pension_cert.model import CertState, CertStatus, Month
 
 CONSENTS = "face_consents"
@@ -111,9 +111,7 @@ class CertRepository:
             await self.frame_digests.insert_many(
                 [{"_id": d, "challenge_id": challenge_id, "at": now} for d in unique],
                 ordered=False)
-        except BulkWriteError:
-            return False
-        except DuplicateKeyError:
+        except (BulkWriteError, DuplicateKeyError):
             return False
         return True
 
@@ -131,11 +129,7 @@ class CertRepository:
         return _state(doc) if doc else None
 
     async def create_state(self, state: CertState) -> bool:
-        try:
-            await self.states.insert_one(_state_doc(state))
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self.states, _state_doc(state))
 
     async def all_states(self) -> list[CertState]:
         return [_state(doc) async for doc in self.states.find({})]
@@ -144,12 +138,8 @@ class CertRepository:
 
     async def add_payroll_event(self, event: dict[str, Any]) -> bool:
         """Idempotent by (month, person, kind): a second run adds nothing."""
-        try:
-            await self.payroll.insert_one(
-                {"_id": f"{event['month']}:{event['person_id']}:{event['kind']}", **event})
-        except DuplicateKeyError:
-            return False
-        return True
+        key = f"{event['month']}:{event['person_id']}:{event['kind']}"
+        return await insert_once(self.payroll, {"_id": key, **event})
 
     async def withdraw_payroll_event(self, month: Month, person_id: str, kind: str) -> None:
         await self.payroll.delete_one({"_id": f"{month}:{person_id}:{kind}"})
@@ -159,11 +149,7 @@ class CertRepository:
         return sorted([doc async for doc in cursor], key=lambda d: (d["kind"], d["person_id"]))
 
     async def claim_signal(self, source: str, record_id: str, doc: dict[str, Any]) -> bool:
-        try:
-            await self.signals.insert_one({"_id": f"{source}:{record_id}", **doc})
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self.signals, {"_id": f"{source}:{record_id}", **doc})
 
     async def open_case(self, case: dict[str, Any]) -> None:
         await self.cases.insert_one(case)

@@ -6,10 +6,8 @@ from dataclasses import asdict, fields
 from datetime import date, datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from common.clock import as_utc
-from common.mongo import Collection, Database, Document, IndexSpec
+from common.mongo import Collection, Database, Document, IndexSpec, insert_once
 from social_card.model import Card, CardStatus
 
 CARDS = "cards"
@@ -47,11 +45,7 @@ class CardRepository:
 
     async def claim_event(self, source: str, record_id: str, doc: dict[str, Any]) -> bool:
         """Feeds are idempotent by the source's own record id."""
-        try:
-            await self.events.insert_one({"_id": f"{source}:{record_id}", **doc})
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self.events, {"_id": f"{source}:{record_id}", **doc})
 
 
 def changes_doc(card: Card) -> Document:
