@@ -54,6 +54,11 @@ class CertRepository:
             doc.pop("_id")
         return doc
 
+    async def consented(self, person_ids: list[str]) -> set[str]:
+        """Which of these people have given (and not withdrawn) face consent: one query."""
+        cursor = self.consents.find({"_id": {"$in": person_ids}, "status": "given"}, {"_id": 1})
+        return {doc["_id"] async for doc in cursor}
+
     async def record_consent(self, person_id: str, entry: dict[str, Any]) -> None:
         await self.consents.update_one(
             {"_id": person_id},

@@ -3,6 +3,7 @@ cycle (reminders, suspension, back pay), other routes, passive signals, fraud re
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import random
@@ -372,8 +373,10 @@ async def fraud_suspicion(person_id: str, live: np.ndarray, *, ctx: CertContext
     if person is None:
         return None
     index = await region_index(person.region_code[:4], ctx=ctx)
-    own = index.distance_to(person_id, live)
-    nearest = index.nearest_other(person_id, live)
+    # A region can hold hundreds of thousands of templates (1,000,000 take ~0.25 s):
+    # search in a thread, where numpy runs without holding the event loop.
+    own, nearest = await asyncio.to_thread(
+        lambda: (index.distance_to(person_id, live), index.nearest_other(person_id, live)))
     if nearest is None or own is None:
         return None
     other_id, distance = nearest
@@ -419,19 +422,25 @@ async def region_index(region_prefix: str, *, ctx: CertContext) -> RegionIndex:
     cached = _INDEXES.get(key)
     if cached is not None and cached.token == token:
         return cached
+    templates = await ctx.repo.region_templates(region_prefix)
+    consented = await ctx.repo.consented([person_id for person_id, _ in templates])
+    # Templates imported before consent are kept, but not used.
+    sealed = [(person_id, blob) for person_id, blob in templates if person_id in consented]
+    _INDEXES[key] = await asyncio.to_thread(_open_index, sealed, ctx.template_key, token)
+    return _INDEXES[key]
+
+
+def _open_index(sealed: list[tuple[str, bytes]], template_key: bytes, token: str) -> RegionIndex:
+    """Decrypt a region's templates into one matrix (in a thread: it is CPU work)."""
     ids, rows = [], []
-    for person_id, blob in await ctx.repo.region_templates(region_prefix):
-        consent = await ctx.repo.consent(person_id)
-        if not consent or consent.get("status") != "given":
-            continue  # imported before consent: kept, but not used
+    for person_id, blob in sealed:
         try:
-            rows.append(unseal(blob, key=ctx.template_key, person_id=person_id))
+            rows.append(unseal(blob, key=template_key, person_id=person_id))
         except TemplateUnreadable:
             continue
         ids.append(person_id)
     matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), 128)
-    _INDEXES[key] = RegionIndex(ids, matrix, token)
-    return _INDEXES[key]
+    return RegionIndex(ids, matrix, token)
 
 
 # -- the cycle -------------------------------------------------------------------------------

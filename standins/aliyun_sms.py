@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, quote
 from tornado.web import Application
 
 from notifications.templates import LOGIN_CODE, template_by_aliyun_code
-from standins.base import JsonHandler, Script, delay, quiet_access_log, run_standalone
+from standins.base import JsonHandler, Script, delay, run_standalone, standin_app
 
 DEV_ACCESS_KEYS = {"LTAIdevonly": "dev-only-aliyun-secret"}
 DEV_SIGN_NAMES = frozenset({"内蒙古人社"})
@@ -243,18 +243,14 @@ class DevPageHandler(JsonHandler):
 def make_app(access_keys: dict[str, str] | None = None,
              sign_names: frozenset[str] | None = None) -> Application:
     state = AliyunState(dict(access_keys or DEV_ACCESS_KEYS), sign_names or DEV_SIGN_NAMES)
-    kwargs = {"state": state}
-    app = Application([
-        (r"/", SendSmsHandler, kwargs),
-        (r"/_control/messages", MessagesHandler, kwargs),
-        (r"/_control/plan", PlanHandler, kwargs),
-        (r"/_control/reset", ResetHandler, kwargs),
-        (r"/_control/advance", AdvanceHandler, kwargs),
-        (r"/_dev", DevPageHandler, kwargs),
-    ], log_function=quiet_access_log)
-    app.settings["state"] = state
-    return app
-
+    return standin_app(state, [
+        (r"/", SendSmsHandler),
+        (r"/_control/messages", MessagesHandler),
+        (r"/_control/plan", PlanHandler),
+        (r"/_control/reset", ResetHandler),
+        (r"/_control/advance", AdvanceHandler),
+        (r"/_dev", DevPageHandler),
+    ])
 
 
 if __name__ == "__main__":

@@ -71,6 +71,14 @@ def quiet_access_log(handler: RequestHandler) -> None:
                     handler.__class__.__name__)
 
 
+def standin_app(state: Any, routes: list[tuple[str, type[RequestHandler]]]) -> Application:
+    """A stand-in's application: every handler shares ``state``; access lines stay quiet."""
+    app = Application([(path, handler, {"state": state}) for path, handler in routes],
+                      log_function=quiet_access_log)
+    app.settings["state"] = state
+    return app
+
+
 def run_standalone(name: str, default_port: int, make: Any) -> None:
     """``python -m standins.<name> --port N``: serve one stand-in until interrupted."""
     parser = argparse.ArgumentParser(prog=f"python -m standins.{name}")

@@ -23,7 +23,7 @@ from typing import Any
 from tornado.web import Application
 
 from notifications.templates import REGISTRY
-from standins.base import JsonHandler, Script, delay, quiet_access_log, run_standalone
+from standins.base import JsonHandler, Script, delay, run_standalone, standin_app
 
 DEV_APPS = {"wx-dev-appid": "dev-only-wechat-secret"}
 TOKEN_LIFETIME = 7200
@@ -264,17 +264,14 @@ def make_app(apps: dict[str, str] | None = None) -> Application:
     templates = {t.wechat_template_id: frozenset(t.wechat_fields)
                  for t in REGISTRY.values() if t.wechat_template_id}
     state = WeChatState(apps=dict(apps or DEV_APPS), templates=templates)
-    kwargs = {"state": state}
-    app = Application([
-        (r"/cgi-bin/token", TokenHandler, kwargs),
-        (r"/cgi-bin/stable_token", StableTokenHandler, kwargs),
-        (r"/cgi-bin/message/subscribe/send", SubscribeSendHandler, kwargs),
-        (r"/sns/jscode2session", CodeToSessionHandler, kwargs),
-        (r"/wxa/business/getuserphonenumber", PhoneNumberHandler, kwargs),
-        (r"/_control/(\w+)", ControlHandler, kwargs),
-    ], log_function=quiet_access_log)
-    app.settings["state"] = state
-    return app
+    return standin_app(state, [
+        (r"/cgi-bin/token", TokenHandler),
+        (r"/cgi-bin/stable_token", StableTokenHandler),
+        (r"/cgi-bin/message/subscribe/send", SubscribeSendHandler),
+        (r"/sns/jscode2session", CodeToSessionHandler),
+        (r"/wxa/business/getuserphonenumber", PhoneNumberHandler),
+        (r"/_control/(\w+)", ControlHandler),
+    ])
 
 
 if __name__ == "__main__":
