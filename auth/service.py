@@ -3,6 +3,7 @@ service keys. Every authentication attempt is audited."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -454,7 +455,9 @@ async def console_login(username: str, password: str, totp: str, device: dict[st
     now = ctx.clock.now()
     account = await ctx.repo.account_by_username(username)
     if account is None or account.role is Role.CITIZEN:
-        _HASHER.hash(password)  # same work as a real check: no timing hint that it is unknown
+        # Same work as a real check: no timing hint that the name is unknown. argon2 is
+        # deliberately slow CPU work, so it runs in a thread, off the event loop.
+        await asyncio.to_thread(_HASHER.hash, password)
         await ctx.audit.record(actor=f"username:{username}", action="login.console",
                                object="-", outcome="unknown_user", client_ip=client_ip)
         raise LoginFailed("wrong credentials")
@@ -463,7 +466,8 @@ async def console_login(username: str, password: str, totp: str, device: dict[st
                                object=account.account_id, outcome="locked", client_ip=client_ip)
         wait = int((account.locked_until - now).total_seconds())
         raise AccountLocked("locked", retry_after=wait, minutes=-(-wait // 60))
-    step = _totp_step(account, totp, now) if _password_ok(account, password) else None
+    password_ok = await asyncio.to_thread(_password_ok, account, password)
+    step = _totp_step(account, totp, now) if password_ok else None
     # A one-time code works once: a replay within its 30-second step is a failure too.
     if step is None or not await ctx.guard.claim(f"used:totp:{account.account_id}:{step}",
                                                  ttl=timedelta(minutes=2)):
