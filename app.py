@@ -73,6 +73,8 @@ from common.masking import mask_text
 from common.mongo import IndexSpec, database, ensure_indexes, make_client
 from common.ratelimit import RateLimiter
 from common.settings import Settings, SettingsError
+from common.versioning import Stepper
+from jobs import JobMetrics, daily_jobs, job_named, run_job
 from medical_insurance import repository as filing_repository
 from medical_insurance import service as filing_service
 from medical_insurance.model import FilingConfig
@@ -82,7 +84,7 @@ from notifications import repository as outbox_repository
 from notifications.aliyun_sms import AliyunSmsClient
 from notifications.model import QuietHours, RetryPolicy
 from notifications.repository import OutboxRepository
-from notifications.service import NotificationPolicy, enqueue
+from notifications.service import NotificationPolicy, Notifier
 from notifications.templates import CERT_DUE_SOON
 from notifications.wechat import WeChatApi
 from notifications.worker import Gateways, OutboxMetrics
@@ -97,6 +99,7 @@ from pension_cert.model import (
     valid_through,
 )
 from pension_cert.pool import FacePool
+from pension_cert.registry_hooks import CertRegistryHooks
 from pension_cert.repository import CertRepository
 from pension_cert.service import (
     PHOTO_SUFFIXES,
@@ -105,12 +108,10 @@ from pension_cert.service import (
     import_photos,
     ingest_signal,
     payroll_rows,
-    purge_dead_templates,
-    run_cycle,
-    run_cycle_once_a_day,
 )
 from people import repository as people_repository
 from people.demo import DEMO_SEED, demo_rows
+from people.model import Person
 from people.regions import in_inner_mongolia
 from people.repository import PeopleRepository
 from people.service import ImportReport, import_people, missing_columns
@@ -121,6 +122,8 @@ from social_card.repository import CardRepository
 from social_card.service import CardContext
 
 VERSION = "0.1.0"
+JOB_COMMANDS = {"run-cycle": "cycle", "run-filing-expiry": "filing-expiry",
+                "run-card-lifts": "card-lifts", "run-housekeeping": "housekeeping"}
 DEMO_REMINDERS = 5
 log = logging.getLogger("app")
 
@@ -149,10 +152,12 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
     client = make_client(uri, embedded=settings.uses_embedded_db)
     db = database(client, settings.mongodb_db)
     guard = Guard(db[guard_module.COLLECTION], clock)
+    stepper = Stepper(guard, clock)
     limiter = RateLimiter(guard, db[guard_module.COLLECTION], db[ratelimit_module.COUNTERS], clock)
     audit = AuditLog(db[audit_module.COLLECTION], clock)
+    auth_repo = AuthRepository(db)
     auth = AuthContext(
-        repo=AuthRepository(db),
+        repo=auth_repo,
         tokens=TokenService(settings.jwt_signing_keys, settings.jwt_issuer, clock),
         clock=clock, guard=guard, limiter=limiter, audit=audit, otp_pepper=settings.otp_pepper,
     )
@@ -161,20 +166,20 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
     outbox = OutboxRepository(db)
     policy = NotificationPolicy(quiet_hours=QuietHours(*settings.quiet_hours),
                                 retry=RetryPolicy(max_attempts=settings.outbox_max_attempts))
+    notifier = Notifier(outbox=outbox, clock=clock, policy=policy, contacts=auth_repo)
     cert = CertContext(
-        repo=CertRepository(db), people=people, outbox=outbox, notification_policy=policy,
+        repo=CertRepository(db, stepper), people=people, notifier=notifier,
         clock=clock, guard=guard, limiter=limiter, audit=audit,
         pool=face_pool or FacePool(settings.face_pool_workers or None, settings.face_pool_queue),
         template_key=settings.face_template_key,
         config=CertConfig(match_threshold=settings.face_match_threshold,
                           one_to_many_threshold=settings.face_one_to_many_threshold,
                           daily_failures=settings.face_daily_failures,
-                          dead_template_retention=timedelta(
-                              days=settings.face_dead_retention_days),
+                          template_retention=timedelta(days=settings.face_dead_retention_days),
                           cycle_rules=_cycle_rules(settings)),
     )
     filing_ctx = FilingContext(
-        repo=FilingRepository(db), people=people, outbox=outbox, notification_policy=policy,
+        repo=FilingRepository(db, stepper), people=people, notifier=notifier,
         clock=clock, guard=guard, audit=audit, certificate_key=settings.certificate_key,
         cert=cert, config=FilingConfig(temporary_months=settings.filing_temporary_months,
                                        change_lock_months=settings.filing_change_lock_months),
@@ -184,7 +189,7 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
                           access_key_secret=settings.aliyun_access_key_secret,
                           sign_name=settings.aliyun_sms_sign_name)
     card_ctx = CardContext(
-        repo=CardRepository(db), people=people, outbox=outbox, notification_policy=policy,
+        repo=CardRepository(db, stepper), people=people, notifier=notifier,
         clock=clock, guard=guard, audit=audit, tokens=auth.tokens, auth=auth, sms=sms,
         cert=cert, config=CardConfig(temp_loss_working_days=settings.card_temp_loss_days),
     )
@@ -204,6 +209,8 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
                              secret=settings.wechat_secret, clock=clock),
         ),
         notification_policy=policy,
+        notifier=notifier,
+        registry_hooks=CertRegistryHooks(cert),
         authenticator=TokenAuthenticator(auth),
         auth=auth,
         cert=cert,
@@ -212,6 +219,7 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         audit=audit,
         metrics=HttpMetrics(registry),
         outbox_metrics=OutboxMetrics(registry),
+        job_metrics=JobMetrics(registry),
     )
 
 
@@ -248,7 +256,8 @@ def http_server(app: Application, settings: Settings) -> HTTPServer:
 
 
 async def init_db(deps: Deps) -> list[str]:
-    return await ensure_indexes(deps.db, all_indexes())
+    return await ensure_indexes(deps.db, all_indexes(),
+                                embedded=deps.settings.uses_embedded_db)
 
 
 # -- commands ---------------------------------------------------------------------
@@ -310,7 +319,8 @@ async def _serve(settings: Settings, uri: str, args: argparse.Namespace) -> None
           file=sys.stderr)
     stop = _stop_event()
     tasks = [asyncio.create_task(deps.outbox_worker().run_forever(stop)),
-             asyncio.create_task(_daily_jobs(deps, stop))] if args.with_worker else []
+             asyncio.create_task(daily_jobs(deps, stop, deps.job_metrics))
+             ] if args.with_worker else []
     await stop.wait()
     await asyncio.gather(*tasks)
     server.stop()
@@ -335,23 +345,7 @@ async def _work(deps: Deps, *, once: bool) -> None:
         # A worker without the API still shows its outbox figures to Prometheus.
         start_http_server(int(metrics_port), registry=deps.metrics.registry)
     stop = _stop_event()
-    await asyncio.gather(worker.run_forever(stop), _daily_jobs(deps, stop))
-
-
-async def _daily_jobs(deps: Deps, stop: asyncio.Event, check_seconds: float = 60.0) -> None:
-    """The certification cycle, once a day across all worker processes (a guard claim)."""
-    owner = f"{os.getpid()}@{os.uname().nodename}"
-    while not stop.is_set():
-        try:
-            counts = await run_cycle_once_a_day(ctx=deps.cert, owner=owner)
-            if counts is not None:
-                counts.update(await filing_service.daily(ctx=deps.filings))
-                counts["card_losses_lifted"] = await card_service.daily(ctx=deps.cards)
-                log.info("daily jobs ran", extra=counts)
-        except Exception:
-            log.exception("daily certification cycle failed; will retry")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), check_seconds)
+    await asyncio.gather(worker.run_forever(stop), daily_jobs(deps, stop, deps.job_metrics))
 
 
 async def _dead_letters(deps: Deps, requeue: list[str], requeue_all: bool) -> None:
@@ -378,23 +372,25 @@ async def _seed_demo(deps: Deps, *, progress: bool) -> ImportReport:
     rows = demo_rows()
     with tqdm(total=len(rows), desc="demo people", disable=not progress, unit="row") as bar:
         report = await import_people(enumerate(rows, start=2), people=deps.people,
-                                     clock=deps.clock, on_row=lambda: bar.update())
+                                     clock=deps.clock, hooks=DemoHistories(deps),
+                                     source="demo", on_row=lambda: bar.update())
     await _demo_reminders(deps, rows)
-    await _demo_cert_states(deps, rows)
     return report
 
 
-async def _demo_cert_states(deps: Deps, rows: list[dict[str, str]]) -> None:
-    """Certification histories for the demo pensioners: most certified some months ago,
-    a few due soon or overdue, so the daily job has reminders and suspensions to make."""
-    rng = random.Random(DEMO_SEED)  # noqa: S311 - reproducible demo data
-    today = local_date(deps.clock.now())
-    for row in rows:
-        if row["person_type"] not in ("retiree", "survivor") or row["death_date"]:
-            continue
-        person = await deps.people.find_by_id_number(row["id_number"])
-        if person is None or await deps.cert.repo.state(person.person_id) is not None:
-            continue
+class DemoHistories:
+    """Certification histories for the demo pensioners instead of first deadlines: most
+    certified some months ago, a few due soon or overdue, so the daily job has
+    reminders and suspensions to make. Deaths go the real way, as death signals."""
+
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._real = deps.registry_hooks
+
+    async def new_pensioner(self, person: Person, first_payment: date | None) -> None:
+        deps = self._deps
+        rng = random.Random(f"{DEMO_SEED}:{person.id_number}")  # noqa: S311 - demo data
+        today = local_date(deps.clock.now())
         months = cycle_months(person, today, deps.cert.config.cycle_rules)
         certified = today - timedelta(days=rng.randrange(10, months * 31 + 40))
         await deps.cert.repo.create_state(CertState(
@@ -402,6 +398,9 @@ async def _demo_cert_states(deps: Deps, rows: list[dict[str, str]]) -> None:
             valid_through=valid_through(certified, months),
             history=[{"day": certified.isoformat(), "channel": "agent", "result": "certified",
                       "note": "demo history"}]))
+
+    async def death_reported(self, person: Person, day: date, source: str) -> None:
+        await self._real.death_reported(person, day, source)
 
 
 async def _demo_reminders(deps: Deps, rows: list[dict[str, str]]) -> None:
@@ -416,10 +415,9 @@ async def _demo_reminders(deps: Deps, rows: list[dict[str, str]]) -> None:
         person = await deps.people.find_by_id_number(row["id_number"])
         if person is None:
             continue
-        await enqueue(kind=CERT_DUE_SOON, dedupe_key=f"demo:{CERT_DUE_SOON}:{person.person_id}",
-                      params={"name": person.name, "due_date": due.isoformat()},
-                      outbox=deps.outbox, clock=deps.clock, policy=deps.notification_policy,
-                      person_id=person.person_id, phone=person.phone)
+        await deps.notifier.notify(CERT_DUE_SOON, f"demo:{CERT_DUE_SOON}:{person.person_id}",
+                                   {"name": person.name, "due_date": due.isoformat()},
+                                   person_id=person.person_id, phone=person.phone)
 
 
 async def _import_people_file(deps: Deps, path: Path) -> ImportReport:
@@ -433,6 +431,7 @@ async def _import_people_file(deps: Deps, path: Path) -> ImportReport:
         rows = ((reader.line_num, row) for row in reader)
         with tqdm(total=total, desc=path.name, unit="row") as bar:
             return await import_people(rows, people=deps.people, clock=deps.clock,
+                                       hooks=deps.registry_hooks, source="registry-import",
                                        on_row=lambda: bar.update())
 
 
@@ -470,7 +469,7 @@ async def _import_photos(deps: Deps, folder: Path) -> None:
 
 
 async def _payroll_export(deps: Deps, month_text: str, out: str | None) -> None:
-    rows = await payroll_rows(Month.parse(month_text), ctx=deps.cert)
+    rows = await payroll_rows(Month.parse(month_text), ctx=deps.cert)  # runs it once
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     if out:
@@ -489,7 +488,7 @@ async def _import_signals(deps: Deps, path: Path) -> None:
                 if person is None:
                     raise ValueError("not in registry")
                 outcome = await ingest_signal(
-                    source=row["source"], record_id=row["record_id"],
+                    source=f"csv:{row['source']}", record_id=row["record_id"],
                     person_id=person.person_id, kind=row["kind"],
                     day=date.fromisoformat(row["date"]), ctx=deps.cert)
             except (ValueError, KeyError, DomainError) as error:
@@ -533,7 +532,9 @@ async def _import_rows(deps: Deps, path: Path, handle_row: Any) -> None:
 
 
 def _print_report(report: ImportReport) -> None:
-    print(f"created {report.created}, updated {report.updated}, rejected {len(report.rejected)}")
+    print(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
+          f"rejected {len(report.rejected)}, deaths reported {report.deaths_reported}, "
+          f"new pensioners {report.new_pensioners}")
     for row in report.rejected:
         where = f" [{row.field}]" if row.field else ""
         print(f"  line {row.line}{where}: {row.reason}")
@@ -568,12 +569,12 @@ async def _run_command(settings: Settings, uri: str, command: _Command) -> int:
             return 0 if revoked else 1
         elif command.name == "import-photos":
             await _import_photos(deps, Path(command.args.dir))
-        elif command.name == "run-cycle":
-            day = date.fromisoformat(command.args.date) if command.args.date else None
-            counts = await run_cycle(ctx=deps.cert, today=day)
-            purged = await purge_dead_templates(ctx=deps.cert)
-            print(f"reminded {counts['reminded']}, suspended {counts['suspended']}, "
-                  f"templates of the dead purged {purged}")
+        elif command.name in JOB_COMMANDS:
+            job = job_named(JOB_COMMANDS[command.name])
+            day = (date.fromisoformat(command.args.date) if command.args.date
+                   else local_date(deps.clock.now()))
+            counts = await run_job(job, deps, day, deps.job_metrics)
+            print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
         elif command.name == "payroll-export":
             await _payroll_export(deps, command.args.month, command.args.out)
         elif command.name == "import-signals":
@@ -609,8 +610,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker.add_argument("--once", action="store_true", help="one pass over due messages")
     photos = sub.add_parser("import-photos", help="reference photos named by ID number")
     photos.add_argument("dir")
-    cycle = sub.add_parser("run-cycle", help="the daily certification job (idempotent per day)")
-    cycle.add_argument("--date", help="the day to run for (YYYY-MM-DD); default today")
+    for command_name, job_name in JOB_COMMANDS.items():
+        job_parser = sub.add_parser(command_name, help=f"the daily {job_name} job now "
+                                                       "(idempotent per day)")
+        job_parser.add_argument("--date", help="the day to run for (YYYY-MM-DD); default today")
     payroll = sub.add_parser("payroll-export", help="a month's payment instructions as CSV")
     payroll.add_argument("month", help="YYYY-MM")
     payroll.add_argument("--out", help="file to write; default standard output")

@@ -20,11 +20,13 @@ from auth.model import (
 )
 from auth.service import LoginResult
 from auth.tokens import TokenRejected
-from common.errors import RateLimited, ValidationFailed
+from common.errors import NotFound, RateLimited, ValidationFailed
 from common.idempotency import StoredResponse
 from common.masking import mask_id_number, mask_phone
 from common.versioning import etag
 from notifications.model import InvalidPhone, SmsNotSent, SmsRateLimited
+from pension_cert.model import PaymentStatus
+from pension_cert.service import person_payment
 from people.model import Person, PersonNotFound
 
 TAG = ("身份与登录",)
@@ -79,13 +81,13 @@ def session_view(session: Session, current: str | None) -> dict[str, Any]:
             "ended": session.ended_at is not None, "current": session.session_id == current}
 
 
-def person_view(person: Person, *, full_name: bool) -> dict[str, Any]:
+def person_view(person: Person, payment: PaymentStatus, *, full_name: bool) -> dict[str, Any]:
     name = person.name if full_name else person.name[0] + "*" * (len(person.name) - 1)
     return {"person_id": person.person_id, "name": name,
             "id_number": mask_id_number(person.id_number),
             "phone": mask_phone(person.phone) if person.phone else None,
             "region_code": person.region_code, "person_type": person.person_type.value,
-            "payment_status": person.payment_status.value}
+            "payment_status": payment.value}
 
 
 def link_view(link: FamilyLink) -> dict[str, Any]:
@@ -344,14 +346,16 @@ class PersonHandler(AuthHandler):
 
     async def get(self, person_id: str) -> None:
         on_behalf = await self.authorize(Action.READ, person_id)
-        person = await self.deps.people.get(person_id)
-        if person is None:
-            raise access.RecordNotFound(person_id)
+        try:
+            person, payment = await person_payment(person_id, ctx=self.deps.cert)
+        except NotFound:
+            raise access.RecordNotFound(person_id) from None
         if self.me.role is not Role.CITIZEN or on_behalf:
             await self.deps.audit.record(actor=self.me.subject, action="person.read",
                                          object=person_id, outcome="ok",
                                          client_ip=self.client_ip(), on_behalf_of=on_behalf)
-        self.write_json(200, person_view(person, full_name=self.me.person_id == person_id))
+        self.write_json(200, person_view(person, payment,
+                                         full_name=self.me.person_id == person_id))
 
 
 class ServicePersonCheckHandler(AuthHandler):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pymongo import AsyncMongoClient
@@ -19,11 +19,15 @@ from common.ratelimit import RateLimiter
 from common.settings import Settings
 from medical_insurance.service import FilingContext
 from notifications.repository import OutboxRepository
-from notifications.service import NotificationPolicy
+from notifications.service import NotificationPolicy, Notifier
 from notifications.worker import Gateways, OutboxMetrics, OutboxWorker
 from pension_cert.service import CertContext
 from people.repository import PeopleRepository
+from people.service import RegistryHooks
 from social_card.service import CardContext
+
+if TYPE_CHECKING:
+    from jobs import JobMetrics
 
 
 class Authenticator(Protocol):
@@ -64,6 +68,8 @@ class Deps:
     outbox: OutboxRepository
     gateways: Gateways
     notification_policy: NotificationPolicy
+    notifier: Notifier
+    registry_hooks: RegistryHooks
     authenticator: Authenticator
     auth: AuthContext
     cert: CertContext
@@ -72,6 +78,7 @@ class Deps:
     audit: AuditLog
     metrics: HttpMetrics
     outbox_metrics: OutboxMetrics
+    job_metrics: JobMetrics
 
     def outbox_worker(self, worker_id: str | None = None) -> OutboxWorker:
         return OutboxWorker(outbox=self.outbox, gateways=self.gateways, clock=self.clock,

@@ -72,6 +72,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "FRAMES_INVALID": "视频画面不完整，请重新开始认证。",
         "PHOTO_REJECTED": "照片不符合要求：需要一张只有本人、脸部清晰、足够大的正面照片。",
         "REVIEW_CASE_NOT_FOUND": "没有找到这个复核案件。",
+        "REVIEW_CASE_DECIDED": "这个复核案件已经处理过了，请刷新查看结果。",
         "FACE_SERVICE_BUSY": "认证的人比较多，请{retry_after_text}后再试。",
         "FACE_PASSED": "认证成功，感谢您的配合。",
         "FACE_PENDING_REVIEW": "认证已提交，工作人员将尽快复核，期间养老金照常发放。",

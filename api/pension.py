@@ -12,7 +12,7 @@ from api.base import BaseHandler, BodyLimit, HandlerKind, Route
 from api.messages import message_for
 from api.openapi import Operation
 from auth.access import Action
-from auth.model import Forbidden, Role
+from auth.model import Forbidden
 from common.errors import ValidationFailed
 from common.idempotency import StoredResponse
 from pension_cert import service as cert
@@ -173,12 +173,9 @@ class StatusHandler(PensionHandler):
 
     async def get(self, person_id: str) -> None:
         await self.allowed(person_id, Action.READ)
-        ctx = self.deps.cert
-        state = await ctx.repo.state(person_id)
-        attempts = await ctx.repo.attempts_of(person_id, limit=20)
-        self.write_json(200, {**state_view(state, ctx.today()), "attempts": [
-            {"at": a["at"].isoformat(), "channel": a["channel"], "result": a["result"],
-             "reason": a["reason"]} for a in attempts]})
+        state, attempts = await cert.status_of(person_id, ctx=self.deps.cert)
+        self.write_json(200, {**state_view(state, self.deps.cert.today()),
+                              "attempts": attempts})
 
 
 class AgentCertificationHandler(PensionHandler):
@@ -204,12 +201,10 @@ class ReviewCasesHandler(PensionHandler):
 
     async def get(self) -> None:
         self.require_agent()
-        from auth.access import covers
-        cases = [c for c in await self.deps.cert.repo.open_cases()
-                 if self.me.role is Role.ADMIN or covers(self.me.regions, c["region_code"])]
+        cases = await cert.open_cases(self.me, ctx=self.deps.cert)
         self.write_json(200, {"cases": [
-            {"case_id": c["_id"], "person_id": c["person_id"], "day": c["day"],
-             "kind": c["suspicion"]["kind"], "opened_at": c["opened_at"].isoformat()}
+            {"case_id": c.case_id, "person_id": c.person_id, "day": c.day,
+             "kind": c.suspicion["kind"], "opened_at": c.opened_at.isoformat()}
             for c in cases]})
 
 
@@ -217,8 +212,8 @@ class ReviewDecisionHandler(PensionHandler):
     openapi: ClassVar = {"post": Operation(
         "review_decision", TAG, {200: ("已处理", _OBJ)},
         request_schema={"type": "object", "required": ["decision"],
-                        "properties": {"decision": {"enum": ["clear", "fraud"]}}},
-        errors=(Forbidden, cert.CaseNotFound))}
+                        "properties": {"decision": {"enum": ["clear", "fraud", "confirm"]}}},
+        errors=(Forbidden, cert.CaseNotFound, cert.CaseAlreadyDecided))}
 
     async def post(self, case_id: str) -> None:
         self.require_agent()
@@ -235,8 +230,8 @@ class SignalsHandler(BaseHandler):
     openapi: ClassVar = {"post": Operation(
         "pension_signal", TAG, {200: ("已处理（重复记录不会重复处理）", _OBJ)},
         request_schema={"type": "object",
-                        "required": ["source", "record_id", "id_number", "kind", "date"],
-                        "properties": {"source": _STR, "record_id": _STR, "id_number": _STR,
+                        "required": ["record_id", "id_number", "kind", "date"],
+                        "properties": {"record_id": _STR, "id_number": _STR,
                                        "kind": {"enum": list(cert.SIGNAL_KINDS)},
                                        "date": {"type": "string", "format": "date"}}},
         errors=(PersonNotFound, cert.NotAPensioner))}
@@ -252,10 +247,12 @@ class SignalsHandler(BaseHandler):
         person = await self.deps.people.find_by_id_number(id_number)
         if person is None:
             raise PersonNotFound(id_number)
-        for name in ("source", "record_id", "kind"):
+        for name in ("record_id", "kind"):
             if not isinstance(body.get(name), str) or not body[name]:
                 raise ValidationFailed(f"{name} is required", field=name)
-        outcome = await cert.ingest_signal(source=body["source"], record_id=body["record_id"],
+        # The feed is the authenticated key, never a name the body claims.
+        outcome = await cert.ingest_signal(source=f"key:{self.me.subject}",
+                                           record_id=body["record_id"],
                                            person_id=person.person_id, kind=body["kind"],
                                            day=day, ctx=self.deps.cert)
         self.write_json(200, {"outcome": outcome})

@@ -22,7 +22,7 @@ from auth.model import (
     Session,
 )
 from common.clock import as_utc
-from common.mongo import Collection, Database, Document, IndexSpec, insert_once
+from common.mongo import Collection, Database, Document, IndexSpec, delete_expired, insert_once
 
 ACCOUNTS = "accounts"
 IDENTITIES = "login_identities"
@@ -37,6 +37,7 @@ INDEXES = [
     IndexSpec(SESSIONS, [("account_id", 1), ("created_at", -1)], name="account_sessions"),
     IndexSpec(FAMILY, [("grantor_person_id", 1)], name="grantor"),
     IndexSpec(FAMILY, [("grantee_account_id", 1)], name="grantee"),
+    IndexSpec(CODES, [("expires_at", 1)], name="expires_at", ttl=True),
 ]
 
 
@@ -146,6 +147,15 @@ class AuthRepository:
     async def code(self, challenge_id: str) -> CodeChallenge | None:
         doc = await self._codes.find_one({"_id": challenge_id})
         return _load(CodeChallenge, doc, "challenge_id") if doc else None
+
+    async def sweep_expired(self, now: datetime) -> int:
+        return await delete_expired(self._codes, now)
+
+    async def openid_of(self, person_id: str) -> str | None:
+        """The WeChat openid of the account bound to this person, for subscribe messages."""
+        doc = await self._accounts.find_one({"person_id": person_id, "merged_into": None,
+                                             "openid": {"$ne": None}}, {"openid": 1})
+        return str(doc["openid"]) if doc else None
 
     # -- service keys ----------------------------------------------------------------------
 

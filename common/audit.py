@@ -1,6 +1,7 @@
 """The audit trail: who did what to which record, when (UTC), with what outcome, from where.
 
-Kept at least 180 days (网络安全法 Art. 21); nothing here deletes entries.
+Kept at least 180 days (网络安全法 Art. 21): the housekeeping job deletes only entries
+older than the configured retention, which can never be set below that.
 Identifiers in ``detail`` are masked before they are stored.
 """
 
@@ -13,10 +14,12 @@ from typing import Any
 
 from common.clock import Clock, as_utc
 from common.masking import mask_text
-from common.mongo import Collection, IndexSpec
+from common.mongo import Collection, IndexSpec, delete_expired
 
 COLLECTION = "audit"
+MIN_RETENTION_DAYS = 180
 INDEXES = [
+    IndexSpec(COLLECTION, [("at", 1)], name="at"),
     IndexSpec(COLLECTION, [("actor", 1), ("at", -1)], name="actor_at"),
     IndexSpec(COLLECTION, [("object", 1), ("at", -1)], name="object_at"),
     IndexSpec(COLLECTION, [("action", 1), ("at", -1)], name="action_at"),
@@ -49,6 +52,9 @@ class AuditLog:
             "on_behalf_of": on_behalf_of,
             "detail": {k: mask_text(v) if isinstance(v, str) else v for k, v in detail.items()},
         })
+
+    async def delete_older_than(self, cutoff: datetime) -> int:
+        return await delete_expired(self._entries, cutoff, key="at")
 
     async def find(self, *, actor: str | None = None, action: str | None = None,
                    object: str | None = None, limit: int = 100) -> list[AuditEntry]:

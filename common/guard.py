@@ -14,11 +14,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from common.clock import Clock
-from common.mongo import Collection, IndexSpec, insert_once
+from common.mongo import Collection, IndexSpec, delete_expired, insert_once
 
 COLLECTION = "guards"
 
-INDEXES = [IndexSpec(COLLECTION, [("expires_at", 1)], name="expires_at")]
+INDEXES = [
+    IndexSpec(COLLECTION, [("expires_at", 1)], name="expires_at", ttl=True),
+    IndexSpec(COLLECTION, [("applied", 1), ("claimed_at", 1)], name="unapplied_steps"),
+]
 
 
 class Guard:
@@ -47,6 +50,17 @@ class Guard:
         found.pop("_id")
         return found
 
+    async def mark(self, key: str, **fields: Any) -> None:
+        """Note something on a claim (e.g. that a step's effects are written). The claim
+        itself is the insert; a lost note only means a roll-forward re-checks."""
+        await self._guards.update_one({"_id": key}, {"$set": fields})
+
+    async def unapplied_steps(self, claimed_before: datetime, limit: int) -> list[str]:
+        """Version steps claimed before ``claimed_before`` whose effects were never noted."""
+        cursor = self._guards.find({"applied": False, "claimed_at": {"$lt": claimed_before}},
+                                   {"_id": 1}).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
     async def release(self, key: str, *, owner: str | None = None) -> bool:
         """Give a claim back (for claims that guard a step that then failed)."""
         query: dict[str, Any] = {"_id": key}
@@ -56,7 +70,6 @@ class Guard:
         return result.deleted_count == 1
 
     async def sweep_expired(self, *, before: datetime | None = None) -> int:
-        """Delete claims whose ``expires_at`` has passed (there is no TTL index to do it)."""
-        cutoff = before or self._clock.now()
-        result = await self._guards.delete_many({"expires_at": {"$lt": cutoff}})
-        return result.deleted_count
+        """Delete claims whose ``expires_at`` has passed (FerretDB has no TTL index to do it).
+        A claim without ``expires_at`` (a long-term slot) is never swept."""
+        return await delete_expired(self._guards, before or self._clock.now())

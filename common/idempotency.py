@@ -23,10 +23,10 @@ from common.errors import (
     IdempotencyKeyReused,
     ValidationFailed,
 )
-from common.mongo import Collection, Document, IndexSpec, insert_once
+from common.mongo import Collection, Document, IndexSpec, delete_expired, insert_once
 
 COLLECTION = "idempotency_keys"
-INDEXES = [IndexSpec(COLLECTION, [("expires_at", 1)], name="expires_at")]
+INDEXES = [IndexSpec(COLLECTION, [("expires_at", 1)], name="expires_at", ttl=True)]
 
 KEEP_FOR = timedelta(hours=24)
 # A pending record older than this belongs to a request that died mid-way.
@@ -95,6 +95,9 @@ class IdempotencyStore:
             # Two retries racing here are still decided by the insert above.
             await self._records.delete_one({"_id": record_id, "created_at": found["created_at"]})
         raise IdempotencyInProgress("could not take idempotency key")
+
+    async def sweep_expired(self) -> int:
+        return await delete_expired(self._records, self._clock.now())
 
     def _is_dead(self, record: Document, now: datetime) -> bool:
         if as_utc(record["expires_at"]) <= now:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,21 @@ async def insert_once(collection: Collection, document: Document) -> bool:
     return True
 
 
+async def delete_expired(collection: Collection, now: datetime, *, key: str = "expires_at",
+                         batch: int = 1000) -> int:
+    """Delete documents whose ``field`` has passed, a batch at a time (each delete stays
+    small, and a run cut short simply leaves the rest for the next)."""
+    deleted = 0
+    while True:
+        ids = [doc["_id"] async for doc in
+               collection.find({key: {"$lt": now}}, {"_id": 1}).limit(batch)]
+        if not ids:
+            return deleted
+        deleted += (await collection.delete_many({"_id": {"$in": ids}})).deleted_count
+        if len(ids) < batch:
+            return deleted
+
+
 @dataclass(frozen=True)
 class IndexSpec:
     """One index a repository needs. Names are explicit so re-creation is a no-op."""
@@ -71,15 +86,37 @@ class IndexSpec:
     name: str
     unique: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    # On MongoDB the server deletes a document once its ``expires_at`` has passed (a TTL
+    # index). FerretDB v1 has no TTL indexes: there the housekeeping job deletes them.
+    ttl: bool = False
 
 
-async def ensure_indexes(db: Database, specs: Iterable[IndexSpec]) -> list[str]:
-    """Create every index that is missing. Safe to run at every start-up."""
+_NOT_IMPLEMENTED = 238
+
+
+async def ensure_indexes(db: Database, specs: Iterable[IndexSpec], *,
+                         embedded: bool = False) -> list[str]:
+    """Create every index that is missing. Safe to run at every start-up.
+
+    TTL indexes are asked for wherever the server has them (MongoDB); a server without
+    them (FerretDB v1 answers NotImplemented) gets a plain index on the same field.
+    """
     created = []
+    ttl_supported = not embedded
     for spec in specs:
-        await db[spec.collection].create_index(
-            list(spec.keys), name=spec.name, unique=spec.unique, **spec.options
-        )
+        keys, options = list(spec.keys), dict(spec.options)
+        collection = db[spec.collection]
+        if spec.ttl and ttl_supported:
+            try:
+                await collection.create_index(keys, name=spec.name, unique=spec.unique,
+                                              expireAfterSeconds=0, **options)
+                created.append(f"{spec.collection}.{spec.name}")
+                continue
+            except OperationFailure as error:
+                if error.code != _NOT_IMPLEMENTED:
+                    raise
+                ttl_supported = False
+        await collection.create_index(keys, name=spec.name, unique=spec.unique, **options)
         created.append(f"{spec.collection}.{spec.name}")
     log.info("indexes ensured", extra={"indexes": len(created)})
     return created

@@ -26,11 +26,11 @@ from pymongo.errors import DuplicateKeyError
 from common.clock import Clock
 from common.errors import RateLimited
 from common.guard import Guard
-from common.mongo import Collection, IndexSpec
+from common.mongo import Collection, IndexSpec, delete_expired
 
 COUNTERS = "rate_counters"
 INDEXES = [
-    IndexSpec(COUNTERS, [("expires_at", 1)], name="expires_at"),
+    IndexSpec(COUNTERS, [("expires_at", 1)], name="expires_at", ttl=True),
     IndexSpec("guards", [("rl_window", 1)], name="rl_window"),
 ]
 
@@ -130,5 +130,4 @@ class RateLimiter:
         return rule.limit + 1
 
     async def sweep_expired(self) -> int:
-        result = await self._counters.delete_many({"expires_at": {"$lt": self._clock.now()}})
-        return result.deleted_count
+        return await delete_expired(self._counters, self._clock.now())

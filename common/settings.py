@@ -69,7 +69,8 @@ class Settings:
     face_daily_failures: int
     face_pool_workers: int  # 0: cores - 1
     face_pool_queue: int
-    face_dead_retention_days: int  # templates of the dead are deleted after this many days
+    face_dead_retention_days: int  # templates are deleted this long after validity or death
+    audit_retention_days: int  # never below 180 (网络安全法 Art. 21)
     card_temp_loss_days: int  # working days before a temporary loss lifts itself
     filing_temporary_months: int
     filing_change_lock_months: int  # 0: long-term filings may change at any time
@@ -137,6 +138,7 @@ def _load(env: Mapping[str, str]) -> Settings:
         face_pool_workers=_int(env, "FACE_POOL_WORKERS", 0, low=0, high=64),
         face_pool_queue=_int(env, "FACE_POOL_QUEUE", 4, low=0, high=1000),
         face_dead_retention_days=_int(env, "FACE_DEAD_RETENTION_DAYS", 30, low=0, high=3650),
+        audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 3 * 365, low=180, high=36500),
         cert_cycle_rules=env.get("CERT_CYCLE_RULES", "").strip() or None,
         quiet_hours=_quiet_hours(env.get("QUIET_HOURS", "21:00-08:00")),
         outbox_max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 8, low=1, high=100),

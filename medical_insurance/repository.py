@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from common.clock import as_utc
 from common.mongo import Collection, Database, Document, IndexSpec, insert_once
+from common.versioning import Derived, Stepper
 from medical_insurance.model import Category, Destination, Filing, Status
 
 FILINGS = "filings"
@@ -19,32 +21,39 @@ INDEXES = [
 
 
 class FilingRepository:
-    def __init__(self, db: Database) -> None:
-        self.filings: Collection = db[FILINGS]
-        self.settlements: Collection = db[SETTLEMENTS]
+    def __init__(self, db: Database, stepper: Stepper) -> None:
+        self._stepper = stepper
+        self._filings: Collection = db[FILINGS]
+        self._settlements: Collection = db[SETTLEMENTS]
+
+    async def step(self, filing: Filing, changed: Filing,
+                   derived: Sequence[Derived] = ()) -> int:
+        """Move ``filing`` (at its version) to ``changed``; claim first, then write."""
+        return await self._stepper.step(self._filings, filing.filing_id, filing.version,
+                                        changes_doc(changed), derived)
 
     async def add(self, filing: Filing, region_code: str) -> None:
-        await self.filings.insert_one({**_doc(filing), "region_code": region_code})
+        await self._filings.insert_one({**_doc(filing), "region_code": region_code})
 
     async def get(self, filing_id: str) -> Filing | None:
-        doc = await self.filings.find_one({"_id": filing_id})
+        doc = await self._filings.find_one({"_id": filing_id})
         return _filing(doc) if doc else None
 
     async def of_person(self, person_id: str) -> list[Filing]:
-        cursor = self.filings.find({"person_id": person_id}).sort("created_at", -1)
+        cursor = self._filings.find({"person_id": person_id}).sort("created_at", -1)
         return [_filing(doc) async for doc in cursor]
 
     async def search(self, query: dict[str, Any], limit: int = 200) -> list[Filing]:
-        cursor = self.filings.find(query).sort("created_at", -1).limit(limit)
+        cursor = self._filings.find(query).sort("created_at", -1).limit(limit)
         return [_filing(doc) async for doc in cursor]
 
     async def effective_temporary(self) -> list[Filing]:
-        cursor = self.filings.find({"status": Status.EFFECTIVE.value, "end_date": {"$ne": None}})
+        cursor = self._filings.find({"status": Status.EFFECTIVE.value, "end_date": {"$ne": None}})
         return [_filing(doc) async for doc in cursor]
 
     async def add_settlement(self, record: dict[str, Any]) -> bool:
         """Idempotent by settlement number."""
-        return await insert_once(self.settlements, {"_id": record["settlement_no"], **record})
+        return await insert_once(self._settlements, {"_id": record["settlement_no"], **record})
 
 
 def changes_doc(filing: Filing) -> Document:

@@ -16,7 +16,6 @@ from common.audit import AuditLog
 from common.clock import Clock, as_utc, local_date
 from common.errors import Conflict, PreconditionFailed, ValidationFailed
 from common.guard import Guard
-from common.versioning import step_version
 from medical_insurance.model import (
     CATEGORY_NAMES,
     RULES,
@@ -33,9 +32,9 @@ from medical_insurance.model import (
     check_transition,
     end_date_for,
 )
-from medical_insurance.repository import FilingRepository, changes_doc
-from notifications.repository import OutboxRepository
-from notifications.service import NotificationPolicy, enqueue
+from medical_insurance.repository import FilingRepository
+from notifications.model import OutboxMessage
+from notifications.service import Notifier
 from notifications.templates import (
     FILING_CANCELLED,
     FILING_CHANGED,
@@ -52,8 +51,7 @@ from people.repository import PeopleRepository
 class FilingContext:
     repo: FilingRepository
     people: PeopleRepository
-    outbox: OutboxRepository
-    notification_policy: NotificationPolicy
+    notifier: Notifier
     clock: Clock
     guard: Guard
     audit: AuditLog
@@ -220,21 +218,19 @@ async def move(principal: Principal, filing: Filing, event: str, expected_versio
         "at": ctx.clock.now().isoformat(), "event": event, "actor": principal.subject,
         "on_behalf": on_behalf, "status": target.value,
         **({"reason": str(body.get("reason", ""))[:200]} if event == "reject" else {})}]
-    version = await step_version(guard=ctx.guard, clock=ctx.clock, collection=ctx.repo.filings,
-                                 record_id=filing.filing_id, expected_version=filing.version,
-                                 changes=changes_doc(updated))
-    updated.version = version
+    updated.version = filing.version + 1
+    person = await ctx.people.get(filing.person_id)
+    kind = {"change": FILING_CHANGED, "cancel": FILING_CANCELLED, "reject": FILING_REJECTED,
+            "approve": FILING_CREATED}.get(event)
+    notice = await _notice(person, updated, kind, ctx=ctx, state="生效",
+                           reason=str(body.get("reason") or "材料不全")) \
+        if person and kind else None
+    updated.version = await ctx.repo.step(filing, updated, ctx.notifier.derived(notice))
     if filing.long_term and target in (Status.CANCELLED, Status.REJECTED):
         await ctx.guard.release(_slot(filing.person_id), owner=filing.filing_id)
     await ctx.audit.record(actor=principal.subject, action=f"filing.{event}",
                            object=filing.filing_id, outcome=target.value,
                            on_behalf_of=on_behalf)
-    person = await ctx.people.get(filing.person_id)
-    kind = {"change": FILING_CHANGED, "cancel": FILING_CANCELLED, "reject": FILING_REJECTED,
-            "approve": FILING_CREATED}.get(event)
-    if person and kind:
-        await _notify(person, updated, kind, ctx=ctx, state="生效",
-                      reason=str(body.get("reason") or "材料不全"))
     return updated
 
 
@@ -259,17 +255,25 @@ def _apply(filing: Filing, event: str, target: Status, body: dict[str, Any],
     return updated
 
 
+def _notice_params(person: Person, filing: Filing, extra: dict[str, str]) -> dict[str, str]:
+    return {"name": person.name, "category": CATEGORY_NAMES[filing.category],
+            "place": filing.destination.name,
+            "end_date": filing.end_date.isoformat() if filing.end_date else "长期", **extra}
+
+
+async def _notice(person: Person, filing: Filing, kind: str, *, ctx: FilingContext,
+                  **extra: str) -> OutboxMessage | None:
+    """The notice of a filing's version (its dedupe key names the version)."""
+    return await ctx.notifier.message(
+        kind, f"{kind}:{filing.filing_id}:v{filing.version}",
+        _notice_params(person, filing, extra), person_id=person.person_id, phone=person.phone)
+
+
 async def _notify(person: Person, filing: Filing, kind: str, *, ctx: FilingContext,
                   **extra: str) -> None:
-    if not person.phone:
-        return
-    params = {"name": person.name, "category": CATEGORY_NAMES[filing.category],
-              "place": filing.destination.name,
-              "end_date": filing.end_date.isoformat() if filing.end_date else "长期", **extra}
-    await enqueue(kind=kind, dedupe_key=f"{kind}:{filing.filing_id}:v{filing.version}",
-                  params=params, outbox=ctx.outbox, clock=ctx.clock,
-                  policy=ctx.notification_policy, person_id=person.person_id,
-                  phone=person.phone)
+    await ctx.notifier.notify(kind, f"{kind}:{filing.filing_id}:v{filing.version}",
+                              _notice_params(person, filing, extra),
+                              person_id=person.person_id, phone=person.phone)
 
 
 async def daily(*, ctx: FilingContext, today: date | None = None) -> dict[str, int]:
@@ -280,9 +284,11 @@ async def daily(*, ctx: FilingContext, today: date | None = None) -> dict[str, i
         assert filing.end_date is not None
         person = await ctx.people.get(filing.person_id)
         if filing.status_on(today) is Status.EXPIRED:
-            await step_version(guard=ctx.guard, clock=ctx.clock, collection=ctx.repo.filings,
-                               record_id=filing.filing_id, expected_version=filing.version,
-                               changes={"status": Status.EXPIRED.value})
+            try:
+                await ctx.repo.step(filing, Filing(**{**filing.__dict__,
+                                                      "status": Status.EXPIRED}))
+            except PreconditionFailed:
+                continue  # changed meanwhile; the next run looks again
             counts["expired"] += 1
         elif (filing.end_date - today).days == ctx.config.expiry_notice_days and person:
             await _notify(person, filing, FILING_EXPIRING, ctx=ctx)

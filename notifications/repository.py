@@ -17,7 +17,8 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 
 from common.clock import as_utc
-from common.mongo import Collection, Database, Document, IndexSpec, insert_once
+from common.mongo import Collection, Database, Document, IndexSpec, delete_expired, insert_once
+from common.versioning import Derived
 from notifications.model import (
     Attempt,
     Channel,
@@ -33,7 +34,10 @@ INDEXES = [
     IndexSpec(OUTBOX, [("status", 1), ("next_attempt_at", 1)], name="status_due"),
     IndexSpec(OUTBOX, [("person_id", 1), ("created_at", -1)], name="person_inbox"),
     IndexSpec(ATTEMPTS, [("message_id", 1), ("number", 1)], name="message_attempts"),
+    IndexSpec(ATTEMPTS, [("expires_at", 1)], name="expires_at", ttl=True),
 ]
+# The attempt log is evidence of what was sent (and any duplicate): kept 90 days.
+ATTEMPT_LOG_KEPT = timedelta(days=90)
 
 _DATETIME_FIELDS = ("not_before", "created_at", "next_attempt_at", "delivered_at", "read_at")
 
@@ -56,6 +60,10 @@ class OutboxRepository:
         existing = await self.get(message.message_id)
         assert existing is not None
         return existing, False
+
+    def derived(self, message: OutboxMessage) -> Derived:
+        """The message as a record a version step writes (its ``_id`` is its dedupe key's)."""
+        return Derived(OUTBOX, _message_doc(message))
 
     async def get(self, message_id: str) -> OutboxMessage | None:
         found = await self._outbox.find_one({"_id": message_id})
@@ -121,13 +129,17 @@ class OutboxRepository:
         dead = await self._outbox.count_documents({"status": MessageStatus.DEAD.value})
         return pending, max(age, 0.0), dead
 
+    async def sweep_expired(self, now: datetime) -> int:
+        return await delete_expired(self._attempts, now)
+
     # -- attempts ---------------------------------------------------------------
 
     async def claim_attempt(self, message_id: str, number: int, worker: str, now: datetime,
                             lease: timedelta) -> Attempt | None:
         attempt = Attempt(message_id=message_id, number=number, worker=worker,
                           claimed_at=now, lease_until=now + lease)
-        claimed = await insert_once(self._attempts, {"_id": attempt.key, **asdict(attempt)})
+        claimed = await insert_once(self._attempts, {"_id": attempt.key, **asdict(attempt),
+                                                     "expires_at": now + ATTEMPT_LOG_KEPT})
         return attempt if claimed else None
 
     async def get_attempt(self, message_id: str, number: int) -> Attempt | None:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from common.clock import Clock
 from common.errors import RateLimited, ValidationFailed
 from common.ratelimit import RateLimiter, RateRule
+from common.versioning import Derived
 from notifications.model import (
     Channel,
     InvalidPhone,
@@ -49,12 +50,11 @@ class NotificationPolicy:
     lease: timedelta = timedelta(seconds=60)  # longer than any send can take
 
 
-async def enqueue(
+def build_message(
     *,
     kind: str,
     dedupe_key: str,
     params: Mapping[str, Any],
-    outbox: OutboxRepository,
     clock: Clock,
     policy: NotificationPolicy,
     person_id: str | None = None,
@@ -62,7 +62,7 @@ async def enqueue(
     openid: str | None = None,
     not_before: datetime | None = None,
 ) -> OutboxMessage:
-    """Write a message to the outbox; the worker delivers it. Same dedupe key, same message.
+    """The outbox message for an event, not yet stored. Same dedupe key, same ``_id``.
 
     WeChat is used when the person has an openid and the kind has a WeChat
     template; the phone is kept so that an undeliverable WeChat message can
@@ -85,8 +85,61 @@ async def enqueue(
         person_id=person_id, phone=phone, openid=openid if channel is Channel.WECHAT else None,
         next_attempt_at=due, inbox_text=template.render_inbox(params) if person_id else "",
     )
-    stored, _ = await outbox.add(message)
+    return message
+
+
+async def enqueue(*, outbox: OutboxRepository, **fields: Any) -> OutboxMessage:
+    """Write a message to the outbox; the worker delivers it. Same dedupe key, same message."""
+    stored, _ = await outbox.add(build_message(**fields))
     return stored
+
+
+class ContactBook(Protocol):
+    """Where a person can be reached besides the registry's phone (their WeChat openid)."""
+
+    async def openid_of(self, person_id: str) -> str | None: ...
+
+
+class NoContacts:
+    async def openid_of(self, person_id: str) -> str | None:
+        return None
+
+
+@dataclass
+class Notifier:
+    """How the domains tell people things: by WeChat subscribe message when the person
+    uses the mini-program (an undeliverable one falls back to SMS), else by SMS."""
+
+    outbox: OutboxRepository
+    clock: Clock
+    policy: NotificationPolicy
+    contacts: ContactBook = field(default_factory=NoContacts)
+
+    async def message(self, kind: str, dedupe_key: str, params: Mapping[str, Any], *,
+                      person_id: str | None, phone: str | None,
+                      not_before: datetime | None = None) -> OutboxMessage | None:
+        """The message to send, or None when the person cannot be reached at all."""
+        openid = await self.contacts.openid_of(person_id) if person_id else None
+        has_wechat = openid is not None and template_for(kind).wechat_template_id is not None
+        if not has_wechat and not (phone and _PHONE.match(phone)):
+            return None
+        return build_message(kind=kind, dedupe_key=dedupe_key, params=params, clock=self.clock,
+                             policy=self.policy, person_id=person_id, phone=phone,
+                             openid=openid, not_before=not_before)
+
+    def derived(self, message: OutboxMessage | None) -> list[Derived]:
+        """The message as a record a version step writes (none when there is no message)."""
+        return [] if message is None else [self.outbox.derived(message)]
+
+    async def notify(self, kind: str, dedupe_key: str, params: Mapping[str, Any], *,
+                     person_id: str | None, phone: str | None,
+                     not_before: datetime | None = None) -> OutboxMessage | None:
+        message = await self.message(kind, dedupe_key, params, person_id=person_id,
+                                     phone=phone, not_before=not_before)
+        if message is None:
+            return None
+        stored, _ = await self.outbox.add(message)
+        return stored
 
 
 async def send_login_code(phone: str, code: str, *, sms: SmsSender,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from common.errors import Conflict, ValidationFailed
+from common.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from people.model import Person, PersonType, PrisonPeriod
 
 
@@ -212,12 +212,27 @@ class Channel(StrEnum):
     INITIAL = "initial"  # the first deadline of a new retiree
 
 
+class PaymentStatus(StrEnum):
+    """Derived from what the system decided, never imported."""
+
+    NOT_APPLICABLE = "not_applicable"  # receives no pension
+    PAYING = "paying"
+    SUSPENDED = "suspended"  # 暂停发放
+    STOPPED = "stopped"  # 终止 (death)
+
+
 REMINDER_DAYS = (30, 7, 1)
+BLOCKED_FOR_DEATH = "death"
+BLOCKED_FOR_FRAUD = "fraud"
 
 
 @dataclass
 class CertState:
-    """A retiree's certification state: one record per person, stepped by version."""
+    """A pensioner's certification state: one record per person, stepped by version.
+
+    Everything here is the system's own decision (suspension, a recorded death, a
+    block); no registry import ever writes it.
+    """
 
     person_id: str
     valid_through: date
@@ -227,6 +242,18 @@ class CertState:
     reminders_sent: tuple[str, ...] = ()  # "2026-03-14:30" for each reminder already sent
     version: int = 1
     history: list[dict[str, str]] = field(default_factory=list)
+    death_date: date | None = None  # a recorded death; only an agent's review lifts it
+    death_source: str | None = None
+    blocked_for: str | None = None  # BLOCKED_FOR_DEATH or BLOCKED_FOR_FRAUD
+    status_before_block: CertStatus | None = None
+
+    def payment_status(self, today: date) -> PaymentStatus:
+        if self.death_date is not None:
+            return PaymentStatus.STOPPED
+        if self.status is CertStatus.BLOCKED or (
+                self.status_on(today) is CertStatus.OVERDUE_SUSPENDED):
+            return PaymentStatus.SUSPENDED
+        return PaymentStatus.PAYING
 
     def status_on(self, today: date, due_soon_days: int = REMINDER_DAYS[0]) -> CertStatus:
         """What the status is today (decided on read; the daily job only makes it durable)."""
@@ -258,5 +285,62 @@ class CertState:
         return f"{self.valid_through.isoformat()}:{threshold}"
 
 
+def payment_status(person: Person, state: CertState | None, today: date) -> PaymentStatus:
+    if not person.is_pensioner or person.monthly_pension_fen is None:
+        return PaymentStatus.NOT_APPLICABLE
+    return state.payment_status(today) if state is not None else PaymentStatus.PAYING
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
 class CertificationBlocked(Conflict):
     code = "CERTIFICATION_BLOCKED"
+
+
+class ConsentRequired(Conflict):
+    code = "FACE_CONSENT_REQUIRED"
+
+
+class NoReference(Conflict):
+    code = "NO_REFERENCE_PHOTO"
+
+
+class NotAPensioner(Conflict):
+    code = "NOT_A_PENSIONER"
+
+
+class AttemptsExhausted(RateLimited):
+    code = "FACE_ATTEMPTS_EXHAUSTED"
+
+
+class ChallengeNotFound(NotFound):
+    code = "CHALLENGE_NOT_FOUND"
+
+
+class NonceRefused(ValidationFailed):
+    code = "NONCE_INVALID"
+
+
+class NonceExpired(NonceRefused):
+    code = "NONCE_EXPIRED"
+
+
+class NonceUsed(NonceRefused):
+    code = "NONCE_USED"
+
+
+class FramesInvalid(ValidationFailed):
+    code = "FRAMES_INVALID"
+
+
+class PhotoRejected(ValidationFailed):
+    code = "PHOTO_REJECTED"
+
+
+class CaseNotFound(NotFound):
+    code = "REVIEW_CASE_NOT_FOUND"
+
+
+class CaseAlreadyDecided(Conflict):
+    code = "REVIEW_CASE_DECIDED"

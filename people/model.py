@@ -1,4 +1,11 @@
-"""The insured person: identity, status and the rules that keep a record valid. No I/O."""
+"""The insured person as the registry knows them, and the rules that keep a record valid.
+No I/O.
+
+One owner per field: the registry import owns what is here (identity, region, type,
+pension amount, prison periods). What the system decides (payment status,
+suspensions, recorded deaths) lives with the pension domain and is never written by
+an import: an import may only *report* a death, which becomes a death signal.
+"""
 
 from __future__ import annotations
 
@@ -34,11 +41,7 @@ class PersonType(StrEnum):
     RESIDENT = "resident"  # 城乡居民
 
 
-class PaymentStatus(StrEnum):
-    NOT_APPLICABLE = "not_applicable"  # receives no pension
-    PAYING = "paying"
-    SUSPENDED = "suspended"  # 暂停发放
-    STOPPED = "stopped"  # 终止 (death)
+PENSIONER_TYPES = frozenset({PersonType.RETIREE, PersonType.SURVIVOR})
 
 
 class InvalidIdNumber(ValidationFailed):
@@ -114,18 +117,38 @@ class PersonDetails:
     lives_outside_region: bool = False
     prison_periods: tuple[PrisonPeriod, ...] = ()
     monthly_pension_fen: int | None = None
-    payment_status: PaymentStatus = PaymentStatus.NOT_APPLICABLE
-    death_date: date | None = None
+
+    @property
+    def is_pensioner(self) -> bool:
+        return self.person_type in PENSIONER_TYPES
 
 
 @dataclass(frozen=True)
 class Person(PersonDetails):
     person_id: str = field(default="", kw_only=True)
 
-    @property
-    def is_dead(self) -> bool:
-        return self.death_date is not None
 
+@dataclass(frozen=True)
+class RegistryRow:
+    """One row of a registry import or feed: the registry's fields, plus two reports the
+    registry makes but does not own: a death it has heard of (it becomes a death
+    signal), and when a new pensioner's first payment is due (their first deadline)."""
+
+    details: PersonDetails
+    reported_death: date | None = None
+    first_payment: date | None = None
+
+
+@dataclass(frozen=True)
+class UpsertOutcome:
+    """What an upsert did: the people it created, updated or left as they were, and those
+    who became pensioners (new, or newly retired) and so need a first deadline."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    new_pensioners: tuple[Person, ...] = ()
+    people: tuple[Person, ...] = ()
 
 def build_details(
     *,
@@ -140,8 +163,6 @@ def build_details(
     lives_outside_region: bool = False,
     prison_periods: tuple[PrisonPeriod, ...] = (),
     monthly_pension_fen: int | None = None,
-    payment_status: str | None = None,
-    death_date: date | None = None,
 ) -> PersonDetails:
     """Validate raw values into ``PersonDetails``; sex and birth date come from the ID number."""
     ident = IdNumber.parse(id_number)
@@ -159,20 +180,20 @@ def build_details(
     if not regions.in_inner_mongolia(region_code):
         raise InvalidPerson("region code is not a division of Inner Mongolia", field="region_code")
     kind = _enum(PersonType, person_type, "person_type")
-    status = _enum(PaymentStatus, payment_status, "payment_status") if payment_status else (
-        PaymentStatus.PAYING if monthly_pension_fen is not None else PaymentStatus.NOT_APPLICABLE
-    )
     if monthly_pension_fen is not None and monthly_pension_fen < 0:
         raise InvalidPerson("pension cannot be negative", field="monthly_pension_fen")
-    if death_date is not None and not ident.birth_date <= death_date <= today:
-        raise InvalidPerson("death date must lie between birth and today", field="death_date")
     _check_prison_periods(prison_periods, ident.birth_date, today)
     return PersonDetails(
         name=name, id_number=ident.value, sex=ident.sex, birth_date=ident.birth_date,
         phone=phone, region_code=region_code, person_type=kind,
         lives_outside_region=lives_outside_region, prison_periods=prison_periods,
-        monthly_pension_fen=monthly_pension_fen, payment_status=status, death_date=death_date,
+        monthly_pension_fen=monthly_pension_fen,
     )
+
+
+def check_reported_death(details: PersonDetails, death: date | None, today: date) -> None:
+    if death is not None and not details.birth_date <= death <= today:
+        raise InvalidPerson("death date must lie between birth and today", field="death_date")
 
 
 def _enum(enum: type[_E], value: str, field_name: str) -> _E:

@@ -12,12 +12,12 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from common.mongo import Collection, Database, Document, IndexSpec
 from people.model import (
-    PaymentStatus,
     Person,
     PersonDetails,
     PersonType,
     PrisonPeriod,
     Sex,
+    UpsertOutcome,
 )
 
 COLLECTION = "people"
@@ -43,64 +43,87 @@ class PeopleRepository:
         found = await self._people.find_one({"id_number": id_number})
         return _from_doc(found) if found else None
 
+    async def many(self, person_ids: Sequence[str]) -> dict[str, Person]:
+        """Several people in one query, by id."""
+        cursor = self._people.find({"_id": {"$in": list(person_ids)}})
+        return {doc["_id"]: _from_doc(doc) async for doc in cursor}
+
     async def count(self) -> int:
         return await self._people.count_documents({})
 
-    async def set_payment_status(self, person_id: str, status: PaymentStatus) -> None:
-        await self._people.update_one({"_id": person_id},
-                                      {"$set": {"payment_status": status.value}})
-
-    async def record_death(self, person_id: str, day: date) -> None:
-        await self._people.update_one({"_id": person_id},
-                                      {"$set": {"death_date": day.isoformat()}})
-
-    async def upsert_batch(self, batch: Sequence[PersonDetails]) -> tuple[int, int]:
-        """Upsert many people by ID number in few round trips. Returns (created, updated).
+    async def upsert_batch(self, batch: Sequence[PersonDetails]) -> UpsertOutcome:
+        """Upsert many people by ID number in few round trips.
 
         One query finds who exists, one ``insert_many`` adds the rest, and only
-        records that really changed are rewritten; a row that loses a race
-        with a concurrent import falls back to the one-by-one path.
+        records that really changed are rewritten (a row identical to the stored
+        record counts as unchanged); a row that loses a race with a concurrent
+        import falls back to the one-by-one path. Only registry-owned fields are
+        ever written here.
         """
         latest = {d.id_number: d for d in batch}  # a file may list a person twice: last wins
         existing = {
             doc["id_number"]: doc
             async for doc in self._people.find({"id_number": {"$in": list(latest)}})
         }
-        created = updated = 0
+        totals = {"created": 0, "updated": 0, "unchanged": 0}
+        new_pensioners: list[Person] = []
+        people: list[Person] = []
         fresh = [d for number, d in latest.items() if number not in existing]
         if fresh:
+            docs = [{"_id": new_person_id(), **_to_fields(d)} for d in fresh]
+            failed: set[int] = set()
             try:
-                result = await self._people.insert_many(
-                    [{"_id": new_person_id(), **_to_fields(d)} for d in fresh], ordered=False)
-                created += len(result.inserted_ids)
+                await self._people.insert_many(docs, ordered=False)
             except BulkWriteError as error:
-                created += error.details.get("nInserted", 0)
-                for failed in error.details.get("writeErrors", []):
-                    _, was_created = await self.upsert(fresh[failed["index"]])
-                    created += was_created
-                    updated += not was_created
+                failed = {f["index"] for f in error.details.get("writeErrors", [])}
+            for i, doc in enumerate(docs):
+                if i in failed:
+                    continue
+                person = _from_doc(doc)
+                totals["created"] += 1
+                people.append(person)
+                if person.is_pensioner:
+                    new_pensioners.append(person)
+            for i in sorted(failed):  # lost a race with a concurrent import: one by one
+                person, outcome, became = await self.upsert(fresh[i])
+                totals[outcome] += 1
+                people.append(person)
+                if became:
+                    new_pensioners.append(person)
         for number, doc in existing.items():
-            fields = _to_fields(latest[number])
-            if any(doc.get(k) != v for k, v in fields.items()):
-                await self._people.update_one({"_id": doc["_id"]}, {"$set": fields})
-            updated += 1
-        return created, updated
+            person, outcome, became = await self._update(doc, latest[number])
+            totals[outcome] += 1
+            people.append(person)
+            if became:
+                new_pensioners.append(person)
+        return UpsertOutcome(new_pensioners=tuple(new_pensioners), people=tuple(people),
+                             **totals)
 
-    async def upsert(self, details: PersonDetails) -> tuple[Person, bool]:
-        """Insert a new person, or update the one with this ID number. Returns (person, created)."""
-        fields = _to_fields(details)
+    async def upsert(self, details: PersonDetails) -> tuple[Person, str, bool]:
+        """Insert a new person, or update the one with this ID number.
+
+        Returns (person, "created" | "updated" | "unchanged", became a pensioner)."""
         for _ in range(3):
-            existing = await self._people.find_one({"id_number": details.id_number}, {"_id": 1})
+            existing = await self._people.find_one({"id_number": details.id_number})
             if existing is not None:
-                await self._people.update_one({"_id": existing["_id"]}, {"$set": fields})
-                return Person(**asdict_shallow(details), person_id=existing["_id"]), False
-            person_id = new_person_id()
+                return await self._update(existing, details)
+            doc = {"_id": new_person_id(), **_to_fields(details)}
             try:
-                await self._people.insert_one({"_id": person_id, **fields})
+                await self._people.insert_one(doc)
             except DuplicateKeyError:
                 continue  # a concurrent import inserted this ID number first: update it
-            return Person(**asdict_shallow(details), person_id=person_id), True
+            person = _from_doc(doc)
+            return person, "created", person.is_pensioner
         raise RuntimeError("could not upsert person after concurrent inserts")
+
+    async def _update(self, doc: Document, details: PersonDetails) -> tuple[Person, str, bool]:
+        fields = _to_fields(details)
+        person = Person(**asdict_shallow(details), person_id=doc["_id"])
+        became = person.is_pensioner and not _from_doc(doc).is_pensioner
+        if all(doc.get(k) == v for k, v in fields.items()):
+            return person, "unchanged", False
+        await self._people.update_one({"_id": doc["_id"]}, {"$set": fields})
+        return person, "updated", became
 
 
 def asdict_shallow(details: PersonDetails) -> dict[str, Any]:
@@ -112,10 +135,8 @@ def _to_fields(details: PersonDetails) -> Document:
     doc = asdict(details)
     doc["sex"] = details.sex.value
     doc["person_type"] = details.person_type.value
-    doc["payment_status"] = details.payment_status.value
     # Calendar dates are stored as ISO strings: they are days, not instants.
     doc["birth_date"] = details.birth_date.isoformat()
-    doc["death_date"] = details.death_date.isoformat() if details.death_date else None
     doc["prison_periods"] = [
         {"start": p.start.isoformat(), "end": p.end.isoformat() if p.end else None}
         for p in details.prison_periods
@@ -140,6 +161,4 @@ def _from_doc(doc: Document) -> Person:
             for p in doc.get("prison_periods", [])
         ),
         monthly_pension_fen=doc.get("monthly_pension_fen"),
-        payment_status=PaymentStatus(doc.get("payment_status", "not_applicable")),
-        death_date=date.fromisoformat(doc["death_date"]) if doc.get("death_date") else None,
     )

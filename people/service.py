@@ -1,19 +1,38 @@
-"""Registry use cases: import from CSV, look up."""
+"""Registry use cases: import from CSV or a feed, look up.
+
+The registry owns identity, region, type and pension amount, and nothing else. Two
+things it reports but does not decide are handed to whoever owns them, through the
+hooks the composition root wires in: a reported death (a death signal for the
+pension domain, which never lets an import clear one), and a person who has just
+become a pensioner (their first certification deadline).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Protocol
 
 from common.clock import Clock, local_date
-from common.errors import ValidationFailed
-from people.model import Person, PersonDetails, PersonNotFound, PrisonPeriod, build_details
+from common.errors import DomainError, ValidationFailed
+from people.model import (
+    Person,
+    PersonDetails,
+    PersonNotFound,
+    PrisonPeriod,
+    RegistryRow,
+    UpsertOutcome,
+    build_details,
+    check_reported_death,
+)
 from people.repository import PeopleRepository
 
+# ``payment_status`` may still appear in old exports: it is ignored, the system owns it.
 CSV_COLUMNS = (
     "id_number", "name", "phone", "region_code", "person_type", "lives_outside_region",
-    "monthly_pension_fen", "payment_status", "death_date", "prison_periods", "sex", "birth_date",
+    "monthly_pension_fen", "death_date", "prison_periods", "sex", "birth_date",
+    "first_payment_date",
 )
 REQUIRED_COLUMNS = ("id_number", "name", "region_code", "person_type")
 IMPORT_BATCH = 200
@@ -30,11 +49,36 @@ class RejectedRow:
 class ImportReport:
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
+    deaths_reported: int = 0
+    new_pensioners: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
-        return self.created + self.updated
+        return self.created + self.updated + self.unchanged
+
+    def add(self, outcome: UpsertOutcome) -> None:
+        self.created += outcome.created
+        self.updated += outcome.updated
+        self.unchanged += outcome.unchanged
+        self.new_pensioners += len(outcome.new_pensioners)
+
+
+class RegistryHooks(Protocol):
+    """What other domains do with the registry's reports (wired by the composition root)."""
+
+    async def new_pensioner(self, person: Person, first_payment: date | None) -> None: ...
+
+    async def death_reported(self, person: Person, day: date, source: str) -> None: ...
+
+
+class NoHooks:
+    async def new_pensioner(self, person: Person, first_payment: date | None) -> None:
+        return None
+
+    async def death_reported(self, person: Person, day: date, source: str) -> None:
+        return None
 
 
 async def import_people(
@@ -42,6 +86,8 @@ async def import_people(
     *,
     people: PeopleRepository,
     clock: Clock,
+    hooks: RegistryHooks | None = None,
+    source: str = "registry-import",
     on_row: Callable[[], None] = lambda: None,
 ) -> ImportReport:
     """Upsert each row by ID number. A bad row is reported and skipped, never fatal.
@@ -50,18 +96,19 @@ async def import_people(
     report can point the operator at the exact line.
     """
     report = ImportReport()
+    hooks = hooks or NoHooks()
     today = local_date(clock.now())
-    batch: list[PersonDetails] = []
+    batch: list[tuple[int, RegistryRow]] = []
 
     async def flush() -> None:
-        created, updated = await people.upsert_batch(batch)
-        report.created += created
-        report.updated += updated
+        outcome = await people.upsert_batch([row.details for _, row in batch])
+        report.add(outcome)
+        await _hand_over(batch, outcome, hooks=hooks, source=source, report=report)
         batch.clear()
 
     for line, row in rows:
         try:
-            batch.append(parse_row(row, today))
+            batch.append((line, parse_registry_row(row, today)))
         except ValidationFailed as error:
             report.rejected.append(RejectedRow(line, error.detail, error.field))
         if len(batch) >= IMPORT_BATCH:
@@ -72,9 +119,52 @@ async def import_people(
     return report
 
 
+async def _hand_over(batch: list[tuple[int, RegistryRow]], outcome: UpsertOutcome, *,
+                     hooks: RegistryHooks, source: str, report: ImportReport) -> None:
+    """Pass the registry's reports on to their owners. A refusal there (e.g. a death
+    reported for someone the pension domain does not pay) is reported, never fatal."""
+    rows = {row.details.id_number: (line, row) for line, row in batch}
+    new = {p.id_number for p in outcome.new_pensioners}
+    for person in outcome.people:
+        line, row = rows[person.id_number]
+        try:
+            if person.id_number in new:
+                await hooks.new_pensioner(person, row.first_payment)
+            if row.reported_death is not None:
+                await hooks.death_reported(person, row.reported_death, source)
+                report.deaths_reported += 1
+        except DomainError as error:
+            report.rejected.append(RejectedRow(line, error.detail or error.code, "death_date"))
+
+
+async def upsert_one(row: RegistryRow, *, people: PeopleRepository, hooks: RegistryHooks,
+                     source: str) -> tuple[Person, str]:
+    """One person from a registry feed; the same rules as an import row."""
+    person, outcome, became = await people.upsert(row.details)
+    if became:
+        await hooks.new_pensioner(person, row.first_payment)
+    if row.reported_death is not None:
+        await hooks.death_reported(person, row.reported_death, source)
+    return person, outcome
+
+
 def missing_columns(header: Iterable[str]) -> list[str]:
     present = set(header)
     return [c for c in REQUIRED_COLUMNS if c not in present]
+
+
+def parse_registry_row(row: Mapping[str, str], today: date) -> RegistryRow:
+    """One CSV or feed row (all strings): the person's details and the registry's reports."""
+    details = parse_row(row, today)
+    death = _date(_clean(row, "death_date"), "death_date")
+    check_reported_death(details, death, today)
+    first_payment = _date(_clean(row, "first_payment_date"), "first_payment_date")
+    return RegistryRow(details, reported_death=death, first_payment=first_payment)
+
+
+def _clean(row: Mapping[str, str], name: str) -> str | None:
+    value = (row.get(name) or "").strip()
+    return value or None
 
 
 def parse_row(row: Mapping[str, str], today: date) -> PersonDetails:
@@ -101,8 +191,6 @@ def parse_row(row: Mapping[str, str], today: date) -> PersonDetails:
         lives_outside_region=_bool(text("lives_outside_region"), "lives_outside_region"),
         prison_periods=_prison_periods(text("prison_periods")),
         monthly_pension_fen=_fen(text("monthly_pension_fen")),
-        payment_status=text("payment_status"),
-        death_date=_date(text("death_date"), "death_date"),
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from datetime import date, datetime
 from typing import Any
 
 from common.clock import as_utc
 from common.mongo import Collection, Database, Document, IndexSpec, insert_once
+from common.versioning import Derived, Stepper
 from social_card.model import Card, CardStatus
 
 CARDS = "cards"
@@ -21,31 +23,44 @@ _DATES = ("issued_on", "expires_on", "temp_loss_on")
 
 
 class CardRepository:
-    def __init__(self, db: Database) -> None:
-        self.cards: Collection = db[CARDS]
-        self.events: Collection = db[EVENTS]
+    def __init__(self, db: Database, stepper: Stepper) -> None:
+        self._stepper = stepper
+        self._cards: Collection = db[CARDS]
+        self._events: Collection = db[EVENTS]
 
     async def add(self, card: Card) -> None:
-        await self.cards.insert_one(_doc(card))
+        await self._cards.insert_one(_doc(card))
+
+    def derived_card(self, card: Card) -> Derived:
+        """A card a version step creates (a replacement), written by that step."""
+        return Derived(CARDS, _doc(card))
+
+    async def step(self, card: Card, changed: Card, derived: Sequence[Derived] = ()) -> int:
+        """Move ``card`` (at its version) to ``changed``; claim first, then write."""
+        return await self._stepper.step(self._cards, card.card_id, card.version,
+                                        changes_doc(changed), derived)
+
+    async def step_changes(self, card: Card, changes: dict[str, Any]) -> int:
+        return await self._stepper.step(self._cards, card.card_id, card.version, changes)
 
     async def get(self, card_id: str) -> Card | None:
-        doc = await self.cards.find_one({"_id": card_id})
+        doc = await self._cards.find_one({"_id": card_id})
         return _card(doc) if doc else None
 
     async def by_number(self, card_number: str) -> Card | None:
-        doc = await self.cards.find_one({"card_number": card_number})
+        doc = await self._cards.find_one({"card_number": card_number})
         return _card(doc) if doc else None
 
     async def of_person(self, person_id: str) -> list[Card]:
-        cursor = self.cards.find({"person_id": person_id}).sort("created_at", -1)
+        cursor = self._cards.find({"person_id": person_id}).sort("created_at", -1)
         return [_card(doc) async for doc in cursor]
 
     async def in_status(self, status: CardStatus) -> list[Card]:
-        return [_card(doc) async for doc in self.cards.find({"status": status.value})]
+        return [_card(doc) async for doc in self._cards.find({"status": status.value})]
 
     async def claim_event(self, source: str, record_id: str, doc: dict[str, Any]) -> bool:
         """Feeds are idempotent by the source's own record id."""
-        return await insert_once(self.events, {"_id": f"{source}:{record_id}", **doc})
+        return await insert_once(self._events, {"_id": f"{source}:{record_id}", **doc})
 
 
 def changes_doc(card: Card) -> Document:

@@ -4,6 +4,7 @@ the 12333 phone channel, feeds from card makers and banks, and the electronic ca
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import secrets
 from dataclasses import dataclass, field
@@ -17,12 +18,11 @@ from auth.model import Principal, Role
 from auth.tokens import TokenRejected, TokenService
 from common.audit import AuditLog
 from common.clock import Clock, local_date
-from common.errors import Conflict, DomainError, ValidationFailed
+from common.errors import Conflict, DomainError, PreconditionFailed, ValidationFailed
 from common.guard import Guard
 from common.masking import mask_text
-from common.versioning import step_version
-from notifications.repository import OutboxRepository
-from notifications.service import NotificationPolicy, SmsSender, enqueue
+from common.versioning import Derived
+from notifications.service import Notifier, SmsSender
 from notifications.templates import CARD_CHANGED
 from pension_cert import service as pension
 from people.model import Person, PersonNotFound
@@ -41,7 +41,7 @@ from social_card.model import (
     in_renewal_window,
     next_status,
 )
-from social_card.repository import CardRepository, changes_doc
+from social_card.repository import CardRepository
 
 ECODE_LIFETIME = timedelta(seconds=60)
 NO_SESSION = "-"  # an e-card code belongs to no login session, but the claim is required
@@ -80,8 +80,7 @@ class ECodeUsed(Conflict):
 class CardContext:
     repo: CardRepository
     people: PeopleRepository
-    outbox: OutboxRepository
-    notification_policy: NotificationPolicy
+    notifier: Notifier
     clock: Clock
     guard: Guard
     audit: AuditLog
@@ -123,10 +122,12 @@ async def apply_event(principal: Principal, card: Card, event_name: str, *,
         updated.temp_loss_on = today
         if agent:
             _require_identity_questions(body)
-    replacement = None
+    derived: list[Derived] = []
     if event in (Event.REPLACE, Event.RENEW):
-        replacement = await _new_card(card, _delivery(body), ctx=ctx)
+        # The new card is written by the step that ends the old one, named by that step.
+        replacement = _new_card(card, _delivery(body), ctx=ctx)
         updated.replaced_by = replacement.card_id
+        derived.append(ctx.repo.derived_card(replacement))
     entry = {"at": ctx.clock.now().isoformat(), "event": event.value, "actor": principal.subject,
              "on_behalf": on_behalf, "functions": sorted(functions),
              "status": updated.status.value, "bank_status": updated.bank_status.value}
@@ -134,15 +135,13 @@ async def apply_event(principal: Principal, card: Card, event_name: str, *,
         entry["verified_by"] = body["verified_by"]
         entry["channel"] = "12333"
     updated.history.append(entry)
-    updated.version = await step_version(
-        guard=ctx.guard, clock=ctx.clock, collection=ctx.repo.cards, record_id=card.card_id,
-        expected_version=card.version, changes=changes_doc(updated))
+    notice = await _notice(card, _CHANGE_TEXT[event], ctx=ctx, version=card.version + 1)
+    updated.version = await ctx.repo.step(card, updated, [*derived, *notice])
     await ctx.audit.record(actor=principal.subject, action=f"card.{event.value}",
                            object=card.card_id, outcome=updated.status.value,
                            on_behalf_of=on_behalf,
                            **({"verified_by": ",".join(body["verified_by"])}
                               if "verified_by" in entry else {}))
-    await _notify(card, _CHANGE_TEXT[event], ctx=ctx, version=updated.version)
     return updated
 
 
@@ -173,47 +172,52 @@ def _delivery(body: dict[str, Any]) -> dict[str, str]:
     raise CardInvalid("give a delivery address or a service point", field="service_point_id")
 
 
-async def _new_card(old: Card, delivery: dict[str, str], *, ctx: CardContext) -> Card:
+def _new_card(old: Card, delivery: dict[str, str], *, ctx: CardContext) -> Card:
+    """The replacement, named by the step that ends ``old``: a retry cannot make two."""
     now = ctx.clock.now()
-    card = Card(card_id="C" + secrets.token_hex(10), person_id=old.person_id,
-                card_number=_new_number(), bank=old.bank, status=CardStatus.SEALED,
-                bank_status=CardStatus.SEALED, created_at=now, replacement_of=old.card_id,
-                delivery=delivery, steps=[{"step": Step.DATA_ENTERED.value,
-                                           "at": now.isoformat()}])
-    await ctx.repo.add(card)
-    return card
+    step = f"{old.card_id}:v{old.version + 1}"
+    return Card(card_id="C" + hashlib.sha256(step.encode()).hexdigest()[:20],
+                person_id=old.person_id, card_number=_new_number(), bank=old.bank,
+                status=CardStatus.SEALED, bank_status=CardStatus.SEALED, created_at=now,
+                replacement_of=old.card_id, delivery=delivery,
+                steps=[{"step": Step.DATA_ENTERED.value, "at": now.isoformat()}])
 
 
 def _new_number() -> str:
     return "N" + "".join(str(secrets.randbelow(10)) for _ in range(8))
 
 
-async def _notify(card: Card, change: str, *, ctx: CardContext, version: int) -> None:
+async def _notice(card: Card, change: str, *, ctx: CardContext, version: int) -> list[Derived]:
+    """The holder's notice of a change, as a record the change's step writes."""
     person = await ctx.people.get(card.person_id)
-    if person is None or not person.phone:
-        return
-    await enqueue(kind=CARD_CHANGED, dedupe_key=f"card:{card.card_id}:v{version}",
-                  params={"name": person.name, "last4": card.last4, "change": change},
-                  outbox=ctx.outbox, clock=ctx.clock, policy=ctx.notification_policy,
-                  person_id=person.person_id, phone=person.phone)
+    if person is None:
+        return []
+    message = await ctx.notifier.message(
+        CARD_CHANGED, f"card:{card.card_id}:v{version}",
+        {"name": person.name, "last4": card.last4, "change": change},
+        person_id=person.person_id, phone=person.phone)
+    return ctx.notifier.derived(message)
 
 
-async def daily(*, ctx: CardContext) -> int:
+async def daily(*, ctx: CardContext, today: date | None = None) -> int:
     """Make self-lifted temporary losses durable and tell the holder."""
-    today = ctx.today()
+    today = today or ctx.today()
     lifted = 0
     for card in await ctx.repo.in_status(CardStatus.TEMP_LOSS):
         if card.status_on(today, ctx.config) is CardStatus.NORMAL:
             history = [*card.history, {"at": ctx.clock.now().isoformat(), "event": "auto_lift",
                                        "status": CardStatus.NORMAL.value}]
-            version = await step_version(
-                guard=ctx.guard, clock=ctx.clock, collection=ctx.repo.cards,
-                record_id=card.card_id, expected_version=card.version,
-                changes={"status": CardStatus.NORMAL.value, "history": history,
-                         "bank_status": CardStatus.NORMAL.value
-                         if card.bank_status is CardStatus.TEMP_LOSS
-                         else card.bank_status.value})
-            await _notify(card, "临时挂失已到期自动解除", ctx=ctx, version=version)
+            lifted_card = Card(**{**card.__dict__, "status": CardStatus.NORMAL,
+                                  "history": history,
+                                  "bank_status": CardStatus.NORMAL
+                                  if card.bank_status is CardStatus.TEMP_LOSS
+                                  else card.bank_status})
+            notice = await _notice(card, "临时挂失已到期自动解除", ctx=ctx,
+                                   version=card.version + 1)
+            try:
+                await ctx.repo.step(card, lifted_card, notice)
+            except PreconditionFailed:
+                continue  # changed meanwhile; the next run looks again
             lifted += 1
     return lifted
 
@@ -250,8 +254,7 @@ async def ingest_issuance(*, source: str, record_id: str, id_number: str, card_n
         changes.update(issued_on=issued.isoformat(),
                        expires_on=issued.replace(year=issued.year + CARD_VALIDITY_YEARS)
                        .isoformat())
-    await step_version(guard=ctx.guard, clock=ctx.clock, collection=ctx.repo.cards,
-                       record_id=card.card_id, expected_version=card.version, changes=changes)
+    await ctx.repo.step_changes(card, changes)
     return "recorded"
 
 

@@ -64,12 +64,15 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def add_person(deps, *, phone: str | None, name: str = "张建国", region: str = "150102",
-                     seq: int | None = None) -> tuple[str, str]:
+                     seq: int | None = None, monthly_pension_fen: int | None = 300_000
+                     ) -> tuple[str, str]:
     seq = seq if seq is not None else next(_numbers) % 997
     first17 = f"{region}{date(1950, 3, 4):%Y%m%d}{seq:03d}"
     id_number = first17 + check_character(first17)
     details = parse_row({"id_number": id_number, "name": name, "region_code": region,
-                         "person_type": "retiree", "phone": phone or ""}, date(2026, 11, 22))
+                         "person_type": "retiree", "phone": phone or "",
+                         "monthly_pension_fen": str(monthly_pension_fen or "")},
+                        date(2026, 11, 22))
     await deps.people.upsert_batch([details])
     person = await deps.people.find_by_id_number(id_number)
     return person.person_id, id_number

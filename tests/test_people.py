@@ -169,7 +169,7 @@ async def test_import_keeps_good_rows_and_reports_each_bad_one(devdb, db_name, d
     result = await import_file(source, uri=devdb.uri, db=db_name)
 
     assert result.returncode == 0, result.stderr
-    assert "created 2, updated 0, rejected 4" in result.stdout
+    assert "created 2, updated 0, unchanged 0, rejected 4" in result.stdout
     assert "line 3 [id_number]: check character does not match" in result.stdout
     assert "line 5 [region_code]" in result.stdout
     assert "line 6 [lives_outside_region]" in result.stdout
@@ -181,12 +181,11 @@ async def test_import_keeps_good_rows_and_reports_each_bad_one(devdb, db_name, d
     assert kept is not None
     assert kept.name == "其木格" and kept.lives_outside_region and kept.phone is None
     assert kept.prison_periods[0].covers(date(2019, 12, 1))
-    assert kept.payment_status.value == "paying"
     assert await people.find_by_id_number(BAD_CHECK) is None
 
-    # Importing again updates in place: same person ids, nothing duplicated.
+    # Importing the same file again changes nothing, and says so; same person ids.
     again = await import_file(source, uri=devdb.uri, db=db_name)
-    assert "created 0, updated 2, rejected 4" in again.stdout
+    assert "created 0, updated 0, unchanged 2, rejected 4" in again.stdout
     again_kept = await people.find_by_id_number(GOOD_2)
     assert again_kept is not None
     assert again_kept.person_id == kept.person_id
@@ -205,12 +204,16 @@ async def test_upsert_batch_handles_existing_new_and_repeated_rows(deps):
     people = PeopleRepository(deps.db)
     first = parse_row({"id_number": make_id("150203", date(1958, 1, 1), 41), "name": "孙七",
                        "region_code": "150203", "person_type": "retiree"}, TODAY)
-    assert await people.upsert_batch([first]) == (1, 0)
+    outcome = await people.upsert_batch([first])
+    assert (outcome.created, outcome.updated, outcome.unchanged) == (1, 0, 0)
     renamed = parse_row({"id_number": first.id_number, "name": "孙七七",
                          "region_code": "150203", "person_type": "retiree"}, TODAY)
     new = parse_row({"id_number": make_id("150203", date(1959, 1, 1), 43), "name": "周八",
                      "region_code": "150203", "person_type": "retiree"}, TODAY)
-    assert await people.upsert_batch([renamed, new, new]) == (1, 1)
+    outcome = await people.upsert_batch([renamed, new, new])
+    assert (outcome.created, outcome.updated, outcome.unchanged) == (1, 1, 0)
+    same = await people.upsert_batch([renamed])
+    assert (same.created, same.updated, same.unchanged) == (0, 0, 1)
     renamed_person = await people.find_by_id_number(first.id_number)
     assert renamed_person is not None
     assert renamed_person.name == "孙七七"

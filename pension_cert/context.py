@@ -1,0 +1,84 @@
+"""What every certification use case needs, built once by the composition root."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from common.audit import AuditLog
+from common.clock import SHANGHAI, Clock, local_date
+from common.errors import NotFound
+from common.guard import Guard
+from common.ratelimit import RateLimiter, RateRule
+from notifications.service import Notifier
+from pension_cert.face import FaceCheckConfig
+from pension_cert.model import DEFAULT_CYCLE_RULES, CycleRule, NotAPensioner
+from pension_cert.pool import FacePool
+from pension_cert.repository import CertRepository
+from people.model import Person
+from people.repository import PeopleRepository
+
+NOTICE_VERSION = "2026-01"
+CONSENT_PURPOSE = "养老金领取资格认证的人脸比对"
+# What the consent text promises (认证有效期内及其后 30 天): housekeeping keeps it.
+TEMPLATE_RETENTION_TEXT = "认证有效期内及其后 30 天；撤回即删除"
+OTHER_ROUTES = "其他认证方式：到社保经办网点现场认证、预约工作人员上门认证，或由家属代为认证。"
+
+
+@dataclass(frozen=True)
+class CertConfig:
+    face: FaceCheckConfig = field(default_factory=FaceCheckConfig)
+    match_threshold: float = 0.5  # one-to-one; calibrate with pension_cert.calibrate
+    one_to_many_threshold: float = 0.4  # stricter: used against every other pensioner
+    daily_failures: int = 5
+    challenge_ttl: timedelta = timedelta(seconds=120)
+    min_frames: int = 15
+    max_frames: int = 90
+    max_frame_bytes: int = 100 * 1024
+    # Templates are kept while the certification is valid and this long after (the
+    # consent text), and as long after a recorded death.
+    template_retention: timedelta = timedelta(days=30)
+    replay_memory: timedelta = timedelta(days=365)
+    cycle_rules: tuple[CycleRule, ...] = DEFAULT_CYCLE_RULES
+    commitment_allowed: bool = True
+
+
+@dataclass
+class CertContext:
+    repo: CertRepository
+    people: PeopleRepository
+    notifier: Notifier
+    clock: Clock
+    guard: Guard
+    limiter: RateLimiter
+    audit: AuditLog
+    pool: FacePool
+    template_key: bytes
+    config: CertConfig = field(default_factory=CertConfig)
+    rng: random.Random = field(default_factory=random.SystemRandom)
+
+    def today(self) -> date:
+        return local_date(self.clock.now())
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def failure_rule(self) -> RateRule:
+        return RateRule("face_failures", limit=self.config.daily_failures,
+                        window=timedelta(days=1))
+
+    def seconds_to_midnight(self) -> int:
+        tomorrow = datetime.combine(self.today() + timedelta(days=1), datetime.min.time(),
+                                    SHANGHAI)
+        return max(1, int((tomorrow - self.clock.now()).total_seconds()))
+
+
+async def pensioner(person_id: str, *, ctx: CertContext) -> Person:
+    """The registry person, who must draw a pension to certify."""
+    person = await ctx.people.get(person_id)
+    if person is None:
+        raise NotFound(person_id)
+    if not person.is_pensioner:
+        raise NotAPensioner("only pension recipients certify")
+    return person

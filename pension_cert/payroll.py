@@ -1,0 +1,82 @@
+"""The monthly payroll run and its export, and the payment status people see.
+
+``payroll-export M`` runs month M once: every pensioner gets one line (paid, withheld
+or stopped; see ``payroll_model``), stored under ``payroll:<person>:<month>``. A
+second export of the month, or one after a crash part-way, finishes what is missing
+and prints the stored lines: the same bytes every time.
+"""
+
+from __future__ import annotations
+
+from common.errors import NotFound, ValidationFailed
+from pension_cert.context import CertContext
+from pension_cert.model import Month, PaymentStatus, payment_status
+from pension_cert.payroll_model import PAID, STOPPED, WITHHELD, PayrollLine, payroll_line
+from people.model import Person
+
+PAYROLL_COLUMNS = ("person_id", "month", "status", "monthly_fen", "regular_fen",
+                   "backpay_months", "backpay_fen", "total_fen", "reason")
+
+
+async def run_payroll(month: Month, *, ctx: CertContext) -> list[PayrollLine]:
+    """Decide ``month`` for every pensioner not decided yet; return the month's lines."""
+    if month > Month.of(ctx.today()).next():
+        raise ValidationFailed("a payroll month can be run at most one month ahead",
+                               field="month")
+    run = await ctx.repo.run_of(month)
+    if run is None or run.get("finished_at") is None:
+        previous = await ctx.repo.last_run_before(month)
+        run = await ctx.repo.start_run(month, previous, ctx.clock.now())
+        lines = await _decide(month, Month.parse(run["previous"]) if run["previous"] else None,
+                              ctx=ctx)
+        await ctx.repo.finish_run(month, lines, ctx.clock.now())
+    return await ctx.repo.lines_of(month)
+
+
+async def _decide(month: Month, previous: Month | None, *, ctx: CertContext) -> int:
+    total = 0
+    async for states in ctx.repo.all_states():
+        ids = [s.person_id for s in states]
+        people = await ctx.people.many(ids)
+        decided = await ctx.repo.line_ids(ids, month)
+        before = await ctx.repo.line_ids(ids, previous) if previous else {}
+        lines = []
+        for state in states:
+            person = people.get(state.person_id)
+            if person is None or not _paid_a_pension(person):
+                continue
+            total += 1
+            if state.person_id not in decided:
+                owed = before[state.person_id].owed if state.person_id in before else ()
+                lines.append(payroll_line(person, state, month, owed))
+        await ctx.repo.add_lines(lines)
+    return total
+
+
+def _paid_a_pension(person: Person) -> bool:
+    return person.is_pensioner and person.monthly_pension_fen is not None
+
+
+async def payroll_rows(month: Month, *, ctx: CertContext) -> list[list[str]]:
+    """The month's lines for the payment system, with control totals last."""
+    lines = await run_payroll(month, ctx=ctx)
+    rows = [list(PAYROLL_COLUMNS)]
+    counts = {PAID: 0, WITHHELD: 0, STOPPED: 0}
+    for line in lines:
+        counts[line.status] += 1
+        rows.append([line.person_id, str(line.month), line.status, str(line.monthly_fen),
+                     str(line.regular_fen), ";".join(str(m) for m in line.backpay_months),
+                     str(line.backpay_fen), str(line.total_fen), line.reason.get("code", "")])
+    rows.append(["TOTAL", f"paid={counts[PAID]}", f"withheld={counts[WITHHELD]}",
+                 f"stopped={counts[STOPPED]}", f"rows={len(lines)}",
+                 "", str(sum(line.backpay_fen for line in lines)),
+                 str(sum(line.total_fen for line in lines)), ""])
+    return rows
+
+
+async def person_payment(person_id: str, *, ctx: CertContext) -> tuple[Person, PaymentStatus]:
+    """The registry person and the payment status the system decided for them."""
+    person = await ctx.people.get(person_id)
+    if person is None:
+        raise NotFound(person_id)
+    return person, payment_status(person, await ctx.repo.state(person_id), ctx.today())
