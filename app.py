@@ -552,6 +552,16 @@ async def _run_command(settings: Settings, uri: str, command: _Command) -> int:
         return 0
     deps = await _with_deps(settings, uri)
     try:
+        return await _dispatch(deps, command)
+    except DomainError as refused:
+        print(f"refused: {refused.detail or refused.code}", file=sys.stderr)
+        return 1
+    finally:
+        await _close(deps)
+
+
+async def _dispatch(deps: Deps, command: _Command) -> int:
+    if True:
         if command.name == "worker":
             await _work(deps, once=command.args.once)
         elif command.name == "dead-letters":
@@ -591,8 +601,6 @@ async def _run_command(settings: Settings, uri: str, command: _Command) -> int:
             report = await _import_people_file(deps, Path(command.args.file))
             _print_report(report)
             return 1 if report.rejected and not report.accepted else 0
-    finally:
-        await _close(deps)
     return 0
 
 

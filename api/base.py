@@ -80,6 +80,9 @@ class BaseHandler(RequestHandler):
     kind: ClassVar[HandlerKind]  # deliberately no default: the app refuses undeclared handlers
     body_limit: ClassVar[BodyLimit] = BodyLimit.JSON
     service_scope: ClassVar[str | None] = None  # the scope a service key needs here
+    # Fields a request may never set (roles, regions, statuses change by their own rules);
+    # a feed that owns such a field (the registry owns regions) clears this.
+    protected_fields: ClassVar[frozenset[str]] = PROTECTED_FIELDS
 
     deps: Deps
     route: str
@@ -184,7 +187,7 @@ class BaseHandler(RequestHandler):
             raise ApiError(400, "INVALID_JSON") from None
         if not isinstance(value, dict):
             raise ApiError(400, "INVALID_JSON")
-        smuggled = sorted(PROTECTED_FIELDS & set(value))
+        smuggled = sorted(self.protected_fields & set(value))
         if smuggled:
             # Roles, regions and statuses change only through their own rules.
             raise FieldNotAllowed(f"{smuggled[0]} cannot be set here", field=smuggled[0])

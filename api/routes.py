@@ -7,7 +7,7 @@ from typing import Any
 
 from tornado.web import RequestHandler, URLSpec
 
-from api import auth, card, medical, ops, pension
+from api import auth, card, medical, ops, pension, registry
 from api.base import BaseHandler, HandlerKind, Route
 from api.deps import Deps
 from api.openapi import HTTP_METHODS, path_template
@@ -19,7 +19,8 @@ class RouteDeclarationError(RuntimeError):
 
 def all_routes() -> list[Route]:
     # Each domain module ends with its ``routes``; they are listed here once.
-    return [*ops.routes, *auth.routes, *pension.routes, *medical.routes, *card.routes]
+    return [*ops.routes, *auth.routes, *pension.routes, *medical.routes, *card.routes,
+            *registry.routes]
 
 
 def check_routes(routes: Iterable[Route]) -> None:

@@ -20,10 +20,13 @@ PAYROLL_COLUMNS = ("person_id", "month", "status", "monthly_fen", "regular_fen",
 
 async def run_payroll(month: Month, *, ctx: CertContext) -> list[PayrollLine]:
     """Decide ``month`` for every pensioner not decided yet; return the month's lines."""
-    if month > Month.of(ctx.today()).next():
+    run = await ctx.repo.run_of(month)
+    if run is None and month > Month.of(ctx.today()).next():
         raise ValidationFailed("a payroll month can be run at most one month ahead",
                                field="month")
-    run = await ctx.repo.run_of(month)
+    if run is None and await ctx.repo.run_after_exists(month):
+        raise ValidationFailed("a later month has been run already; months run in order",
+                               field="month")
     if run is None or run.get("finished_at") is None:
         previous = await ctx.repo.last_run_before(month)
         run = await ctx.repo.start_run(month, previous, ctx.clock.now())

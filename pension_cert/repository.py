@@ -230,6 +230,9 @@ class CertRepository:
         await self._runs.update_one({"_id": str(month)},
                                     {"$set": {"finished_at": now, "lines": lines}})
 
+    async def run_after_exists(self, month: Month) -> bool:
+        return await self._runs.find_one({"_id": {"$gt": str(month)}}) is not None
+
     async def last_run_before(self, month: Month) -> Month | None:
         doc = await self._runs.find_one({"_id": {"$lt": str(month)}}, sort=[("_id", -1)])
         return Month.parse(doc["_id"]) if doc else None

@@ -137,9 +137,10 @@ async def _hand_over(batch: list[tuple[int, RegistryRow]], outcome: UpsertOutcom
             report.rejected.append(RejectedRow(line, error.detail or error.code, "death_date"))
 
 
-async def upsert_one(row: RegistryRow, *, people: PeopleRepository, hooks: RegistryHooks,
-                     source: str) -> tuple[Person, str]:
-    """One person from a registry feed; the same rules as an import row."""
+async def feed_person(raw: Mapping[str, str], *, people: PeopleRepository, clock: Clock,
+                      hooks: RegistryHooks, source: str) -> tuple[Person, str]:
+    """One person from a registry feed: the same fields and rules as an import row."""
+    row = parse_registry_row(raw, local_date(clock.now()))
     person, outcome, became = await people.upsert(row.details)
     if became:
         await hooks.new_pensioner(person, row.first_payment)
