@@ -31,6 +31,7 @@ import os
 import random
 import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -48,6 +49,7 @@ from api.base import NotFoundHandler
 from api.deps import Deps, HttpMetrics
 from api.openapi import build_document
 from api.routes import Route, all_routes, bind, check_routes
+from api.server import api_server
 from auth import repository as auth_repository
 from auth.authenticator import TokenAuthenticator
 from auth.model import Role
@@ -74,6 +76,7 @@ from common.mongo import IndexSpec, database, ensure_indexes, make_client
 from common.ratelimit import RateLimiter
 from common.settings import Settings, SettingsError
 from common.versioning import Stepper
+from devdb.launcher import DevDB, DevDBError, FolderInUse, running_uri
 from jobs import JobMetrics, daily_jobs, job_named, run_job
 from medical_insurance import repository as filing_repository
 from medical_insurance import service as filing_service
@@ -250,9 +253,8 @@ def make_app(settings: Settings, deps: Deps, extra_routes: Sequence[Route] = ())
 
 def http_server(app: Application, settings: Settings) -> HTTPServer:
     # The per-route limits in BaseHandler are the real ones; this is the ceiling.
-    return HTTPServer(app, max_body_size=max(settings.max_upload_body_bytes,
-                                             settings.max_json_body_bytes),
-                      idle_connection_timeout=60, body_timeout=120)
+    return api_server(app, max_body_size=max(settings.max_upload_body_bytes,
+                                             settings.max_json_body_bytes))
 
 
 async def init_db(deps: Deps) -> list[str]:
@@ -264,19 +266,62 @@ async def init_db(deps: Deps) -> list[str]:
 
 
 @contextlib.contextmanager
-def database_uri(settings: Settings) -> Iterator[str]:
-    """The configured database, or in dev a started embedded devdb under ``DATA_DIR``."""
+def database_uri(settings: Settings) -> Iterator[tuple[str, DevDB | None]]:
+    """The configured database; in dev, the devdb already serving ``DATA_DIR`` (so a
+    command never starts a second server on the running server's data), else one
+    started here, which is also returned so the server can look after it."""
     if settings.mongodb_uri is not None:
-        yield settings.mongodb_uri
+        yield settings.mongodb_uri, None
         return
-    from devdb.launcher import DevDB
-
-    devdb = DevDB(Path(settings.data_dir) / "devdb")
+    folder = Path(settings.data_dir) / "devdb"
+    running = running_uri(folder)
+    if running is not None:
+        log.info("using the running embedded devdb", extra={"uri": running})
+        yield running, None
+        return
+    devdb = DevDB(folder)
     log.info("starting embedded devdb", extra={"data_dir": str(devdb.data_dir)})
     try:
-        yield devdb.start()
+        uri = devdb.start()
+    except FolderInUse:  # another command started it a moment ago: use that one
+        uri = _wait_for_running(folder)
+        yield uri, None
+        return
+    try:
+        yield uri, devdb
     finally:
         devdb.stop()
+
+
+def _wait_for_running(folder: Path, seconds: float = 30.0) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        uri = running_uri(folder)
+        if uri is not None:
+            return uri
+        time.sleep(0.1)
+    raise SystemExit(f"the embedded database in {folder} is locked but not serving")
+
+
+async def supervise_devdb(devdb: DevDB, stop: asyncio.Event) -> None:
+    """In dev, restart an embedded database that died, with backoff, on the same port
+    and data: the API's client reconnects by itself."""
+    delay = 1.0
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+        if stop.is_set() or devdb.running:
+            continue
+        log.error("embedded database stopped; restarting", extra={"after_seconds": delay})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        try:
+            await asyncio.to_thread(devdb.start)
+            log.warning("embedded database restarted", extra={"uri": devdb.uri})
+            delay = 1.0
+        except DevDBError:
+            log.exception("embedded database did not restart; trying again")
+            delay = min(delay * 2, 30.0)
 
 
 def start_standins(settings: Settings) -> list[str]:
@@ -301,7 +346,8 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def _serve(settings: Settings, uri: str, args: argparse.Namespace) -> None:
+async def _serve(settings: Settings, uri: str, devdb: DevDB | None,
+                 args: argparse.Namespace) -> None:
     if args.standins:
         if not settings.is_dev:
             raise SystemExit("--standins is for APP_ENV=dev/test only")
@@ -321,6 +367,8 @@ async def _serve(settings: Settings, uri: str, args: argparse.Namespace) -> None
     tasks = [asyncio.create_task(deps.outbox_worker().run_forever(stop)),
              asyncio.create_task(daily_jobs(deps, stop, deps.job_metrics))
              ] if args.with_worker else []
+    if devdb is not None:
+        tasks.append(asyncio.create_task(supervise_devdb(devdb, stop)))
     await stop.wait()
     await asyncio.gather(*tasks)
     server.stop()
@@ -340,10 +388,9 @@ async def _work(deps: Deps, *, once: bool) -> None:
         print(f"attempts made: {await worker.run_once()}")
         return
     log.info("outbox worker running", extra={"worker": worker.worker_id})
-    metrics_port = os.environ.get("WORKER_METRICS_PORT")
-    if metrics_port:
+    if deps.settings.worker_metrics_port:
         # A worker without the API still shows its outbox figures to Prometheus.
-        start_http_server(int(metrics_port), registry=deps.metrics.registry)
+        start_http_server(deps.settings.worker_metrics_port, registry=deps.metrics.registry)
     stop = _stop_event()
     await asyncio.gather(worker.run_forever(stop), daily_jobs(deps, stop, deps.job_metrics))
 
@@ -546,9 +593,10 @@ class _Command:
     args: argparse.Namespace
 
 
-async def _run_command(settings: Settings, uri: str, command: _Command) -> int:
+async def _run_command(settings: Settings, uri: str, devdb: DevDB | None,
+                       command: _Command) -> int:
     if command.name == "serve":
-        await _serve(settings, uri, command.args)
+        await _serve(settings, uri, devdb, command.args)
         return 0
     deps = await _with_deps(settings, uri)
     try:
@@ -661,8 +709,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         args = parser.parse_args(["serve", *(argv or [])])
     command = _Command(args.command, args)
-    with database_uri(settings) as uri:
-        return asyncio.run(_run_command(settings, uri, command))
+    with database_uri(settings) as (uri, devdb):
+        return asyncio.run(_run_command(settings, uri, devdb, command))
 
 
 if __name__ == "__main__":

@@ -294,10 +294,11 @@ class FamilyLinksHandler(AuthHandler):
         if not isinstance(permissions, list):
             raise ValidationFailed("permissions must be a list", field="permissions")
 
-        async def invite() -> StoredResponse:
+        async def invite(seed: str) -> StoredResponse:
             link = await access.invite_family(
                 self.me, phone=body.get("phone"), id_number=body.get("id_number"),
-                permissions=[str(p) for p in permissions], repo=self.deps.auth.repo,
+                permissions=[str(p) for p in permissions], link_id="L" + seed[:20],
+                repo=self.deps.auth.repo,
                 people=self.deps.people, clock=self.deps.clock, audit=self.deps.audit,
                 client_ip=self.client_ip())
             return StoredResponse(201, link_view(link), {"ETag": etag(link.version)})

@@ -11,9 +11,11 @@ Conventions every handler inherits:
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -22,6 +24,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+    WaitQueueTimeoutError,
+)
+from tornado.httputil import HTTPInputError
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from api.deps import Deps
@@ -46,6 +56,10 @@ access_log = logging.getLogger("api.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 PROTECTED_FIELDS = frozenset({"role", "roles", "region", "region_code", "regions", "status"})
+# What PyMongo raises when the database cannot be reached or does not answer in time.
+DATABASE_UNAVAILABLE = (ConnectionFailure, AutoReconnect, NetworkTimeout,
+                        ServerSelectionTimeoutError, WaitQueueTimeoutError)
+DB_RETRY_AFTER = 5
 
 
 # (pattern, handler) or (pattern, handler, extra initialize kwargs); patterns use
@@ -62,6 +76,35 @@ class HandlerKind(StrEnum):
 class BodyLimit(StrEnum):
     JSON = "json"  # ordinary JSON requests (MAX_JSON_BODY_BYTES)
     UPLOAD = "upload"  # frame uploads and imports (MAX_UPLOAD_BODY_BYTES)
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object, or a 400. Refused too: nesting deep enough to
+    exhaust the parser, NaN/Infinity, and lone surrogates (``"\ud800"`` decodes to a
+    string that cannot be encoded again, so it would fail later, far from here)."""
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float,
+                           parse_int=_int64)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):
+        raise ApiError(400, "INVALID_JSON") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "INVALID_JSON")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as infinity
+        raise ValueError("not a finite number")
+    return value
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**63:  # the database stores 64-bit integers at most
+        raise ValueError("integer out of range")
+    return value
 
 
 def _json_value(value: Any) -> str:
@@ -109,9 +152,9 @@ class BaseHandler(RequestHandler):
         return rid
 
     def set_default_headers(self) -> None:
+        secure_headers(self)
         self.set_header("X-Request-Id", self.request_id)
         self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Content-Type-Options", "nosniff")
         request_id_var.set(self.request_id)
 
     def compute_etag(self) -> str | None:
@@ -180,13 +223,7 @@ class BaseHandler(RequestHandler):
         cached: dict[str, Any] | None = getattr(self, "_json", None)
         if cached is not None:
             return cached
-        raw = self.body_bytes()
-        try:
-            value = json.loads(raw, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "INVALID_JSON") from None
-        if not isinstance(value, dict):
-            raise ApiError(400, "INVALID_JSON")
+        value = parse_json_object(self.body_bytes())
         smuggled = sorted(self.protected_fields & set(value))
         if smuggled:
             # Roles, regions and statuses change only through their own rules.
@@ -245,15 +282,22 @@ class BaseHandler(RequestHandler):
             self.deps.settings.trusted_proxies,
         )
 
-    async def create_idempotently(self, operation: Callable[[], Awaitable[StoredResponse]]) -> None:
-        """Run a create once per Idempotency-Key; a retry gets the first answer back."""
+    async def create_idempotently(self, operation: Callable[[str], Awaitable[StoredResponse]]
+                                  ) -> None:
+        """Run a create once per Idempotency-Key; a retry gets the first answer back.
+
+        ``operation`` is given a seed derived from (actor, key): the created record's
+        ``_id`` comes from it, so a create whose first run died after storing its
+        record (and before the key was marked done) finds that record when retried.
+        """
         key = self.request.headers.get("Idempotency-Key")
         if not key:
             raise IdempotencyKeyRequired("Idempotency-Key header is required")
         fingerprint = request_fingerprint(self.request.method or "", self.request.path,
                                           self.json_body())
-        response, replayed = await self.deps.idempotency.run(self.actor_id, key, fingerprint,
-                                                             operation)
+        seed = hashlib.sha256(f"{self.actor_id}\n{key}".encode()).hexdigest()
+        response, replayed = await self.deps.idempotency.run(
+            self.actor_id, key, fingerprint, lambda: operation(seed))
         headers = dict(response.headers)
         if replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -281,8 +325,11 @@ class BaseHandler(RequestHandler):
         self.finish(json.dumps(envelope, ensure_ascii=False, separators=(",", ":")))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, DomainError | ApiError | HTTPError):
+        if isinstance(value, DomainError | ApiError | HTTPError | HTTPInputError):
             log.info("request refused: %s", getattr(value, "code", value))
+        elif isinstance(value, DATABASE_UNAVAILABLE):
+            log.warning("database unavailable in %s %s: %s", self.request.method,
+                        self.route, type(value).__name__)
         else:
             log.error("unhandled error in %s %s", self.request.method, self.route,
                       exc_info=(typ, value, tb))
@@ -318,9 +365,24 @@ def _describe(error: BaseException | None, status_code: int
     if isinstance(error, HTTPError):
         status = error.status_code
         return status, HTTP_CODES.get(status, "BAD_REQUEST"), {}, {}, {}
+    if isinstance(error, HTTPInputError):
+        return 400, "BAD_REQUEST", {}, {}, {}
+    if isinstance(error, DATABASE_UNAVAILABLE):
+        # The database is away (failover, restart): the request changed nothing we know
+        # of; the client retries, with the same Idempotency-Key for a create.
+        return (503, "SERVICE_UNAVAILABLE", {"retry_after": DB_RETRY_AFTER},
+                {"Retry-After": str(DB_RETRY_AFTER)}, {})
     if status_code >= 500 or error is not None:
         return 500, "INTERNAL_ERROR", {}, {}, {}
     return status_code, HTTP_CODES.get(status_code, "BAD_REQUEST"), {}, {}, {}
+
+
+def secure_headers(handler: RequestHandler) -> None:
+    """On every answer: no server banner, no sniffing, never framed."""
+    handler.clear_header("Server")
+    handler.set_header("X-Content-Type-Options", "nosniff")
+    handler.set_header("X-Frame-Options", "DENY")
+    handler.set_header("Referrer-Policy", "no-referrer")
 
 
 def resolve_client_ip(remote_ip: str, forwarded_for: Sequence[str],

@@ -91,9 +91,10 @@ class FilingsHandler(FilingHandler):
         channel = "agent" if self.is_agent else (
             self.me.audience or "app")
 
-        async def create() -> StoredResponse:
+        async def create(seed: str) -> StoredResponse:
             filing = await filings.file(self.me, person_id, body, channel=channel,
-                                        on_behalf=on_behalf, ctx=self.deps.filings)
+                                        on_behalf=on_behalf, filing_id="F" + seed[:20],
+                                        ctx=self.deps.filings)
             return StoredResponse(201, filing_view(filing, self.deps.filings.today()),
                                   {"ETag": etag(filing.version),
                                    "Location": f"/v1/medical/filings/{filing.filing_id}"})

@@ -27,6 +27,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "PRECONDITION_FAILED": "信息已被更新，请刷新页面后重新操作。",
         "PRECONDITION_REQUIRED": "请先刷新页面获取最新信息，再提交修改。",
         "PAYLOAD_TOO_LARGE": "上传的内容太大，请压缩或减少内容后重试。",
+        "HEADERS_TOO_LARGE": "请求头太大，请退出重新登录后再试。",
         "UNSUPPORTED_MEDIA_TYPE": "上传的内容格式不支持。",
         "IDEMPOTENCY_KEY_REQUIRED": "请求缺少防重复提交标识，请更新应用后重试。",
         "IDEMPOTENCY_KEY_REUSED": "该提交标识已用于另一项不同的申请，请重新发起申请。",

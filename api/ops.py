@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import swagger_ui_bundle
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
-from tornado.web import StaticFileHandler
+from tornado.web import HTTPError, StaticFileHandler
 
-from api.base import BaseHandler, HandlerKind, Route
-from api.errors import ApiError
+from api.base import BaseHandler, HandlerKind, Route, secure_headers
+from api.errors import HTTP_CODES, ApiError
+from api.messages import message_for
 from api.openapi import Operation
 
 READINESS_TIMEOUT_S = 3.0
@@ -108,8 +111,25 @@ class DocsInitHandler(BaseHandler):
 
 
 class DocsStaticHandler(StaticFileHandler):
+    """The bundled Swagger UI files. Errors in the same envelope as every other route."""
+
     kind = HandlerKind.PUBLIC
     in_openapi = False
+
+    def set_default_headers(self) -> None:
+        secure_headers(self)
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        if "\x00" in absolute_path:
+            raise HTTPError(404)  # a NUL byte names no file (and would crash os.stat)
+        return super().validate_absolute_path(root, absolute_path)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        code = HTTP_CODES.get(status_code, "NOT_FOUND")
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps({"error": {"code": code, "message": message_for(code),
+                                          "request_id": uuid.uuid4().hex}},
+                               ensure_ascii=False))
 
 
 routes: list[Route] = [

@@ -114,7 +114,7 @@ class ChallengesHandler(PensionHandler):
         person_id = self.text("person_id", max_length=40)
         on_behalf = await self.allowed(person_id)
 
-        async def start() -> StoredResponse:
+        async def start(_seed: str) -> StoredResponse:
             challenge = await cert.start_challenge(self.me, person_id, on_behalf=on_behalf,
                                                    ctx=self.deps.cert)
             return StoredResponse(201, challenge)
@@ -162,9 +162,11 @@ class FramesHandler(PensionHandler):
         return nonce, frames
 
 
-def _frame_order(name: str) -> tuple[int, str]:
-    digits = "".join(c for c in name if c.isdigit())
-    return (int(digits) if digits else 0, name)
+def _frame_order(name: str) -> tuple[int, str, str]:
+    """Frames in capture order by the number in their part name (frame002 before frame010),
+    compared as digit strings: a part name of thousands of digits is no number to parse."""
+    digits = "".join(c for c in name if c.isdigit()).lstrip("0")
+    return (len(digits), digits, name)
 
 
 class StatusHandler(PensionHandler):

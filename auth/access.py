@@ -20,11 +20,12 @@ from auth.model import (
     Principal,
     Role,
 )
-from auth.repository import AuthRepository, new_id
+from auth.repository import AuthRepository
 from common.audit import AuditLog
 from common.clock import Clock, as_utc
 from common.errors import NotFound, ValidationFailed
 from common.guard import Guard
+from common.mongo import insert_once
 from common.versioning import step_version
 from people.model import IdNumber, InvalidIdNumber
 from people.repository import PeopleRepository
@@ -87,9 +88,14 @@ async def _confirmed_link(repo: AuthRepository, grantor_person_id: str,
 
 
 async def invite_family(principal: Principal, *, phone: str | None, id_number: str | None,
-                        permissions: list[str], repo: AuthRepository, people: PeopleRepository,
-                        clock: Clock, audit: AuditLog, client_ip: str) -> FamilyLink:
-    """Citizen A invites B (by phone or ID number) to act for A with ``permissions``."""
+                        permissions: list[str], link_id: str, repo: AuthRepository,
+                        people: PeopleRepository, clock: Clock, audit: AuditLog,
+                        client_ip: str) -> FamilyLink:
+    """Citizen A invites B (by phone or ID number) to act for A with ``permissions``.
+    ``link_id`` comes from the request's Idempotency-Key: a retry finds the first link."""
+    existing = await repo.family.find_one({"_id": link_id})
+    if existing is not None:
+        return _link(existing)
     if principal.person_id is None:
         raise NotVerified("only a verified citizen can authorise family")
     perms = _permissions(permissions)
@@ -97,11 +103,14 @@ async def invite_family(principal: Principal, *, phone: str | None, id_number: s
     if grantee == principal.subject:
         raise ValidationFailed("cannot authorise yourself", field="phone")
     now = clock.now()
-    link = FamilyLink(link_id=new_id("F"), grantor_person_id=principal.person_id,
+    link = FamilyLink(link_id=link_id, grantor_person_id=principal.person_id,
                       grantor_account_id=principal.subject, grantee_account_id=grantee,
                       permissions=perms, status=FamilyStatus.INVITED, created_at=now,
                       updated_at=now)
-    await repo.family.insert_one(_doc(link))
+    if not await insert_once(repo.family, _doc(link)):
+        stored = await repo.family.find_one({"_id": link_id})
+        assert stored is not None
+        return _link(stored)
     await audit.record(actor=principal.subject, action="family.invite", object=link.link_id,
                        outcome="invited", client_ip=client_ip, grantee=grantee,
                        permissions=",".join(perms))

@@ -79,6 +79,7 @@ class Settings:
     outbox_max_attempts: int
     log_level: str
     data_dir: str  # where dev runs keep the embedded database and other local state
+    worker_metrics_port: int | None  # a standalone worker serves /metrics here
 
     @property
     def is_dev(self) -> bool:
@@ -144,6 +145,7 @@ def _load(env: Mapping[str, str]) -> Settings:
         outbox_max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 8, low=1, high=100),
         log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
         data_dir=env.get("DATA_DIR", "var").strip() or "var",
+        worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0, low=0, high=65535) or None,
     )
 
 

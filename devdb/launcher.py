@@ -4,6 +4,11 @@ The binary is cached under ``var/bin`` by a hash of the Go sources, so a second
 run starts at once and a change to the sources rebuilds it. ``make run`` and
 the test suite both start servers through this module.
 
+One data folder has at most one server: the server locks ``DATA/devdb.lock`` and
+publishes its address in ``DATA/uri`` (``running_uri`` reads it), so the command-line
+tools use the running server rather than start a second one. A server started here
+stops when the process that started it dies, even by ``kill -9``.
+
     python -m devdb.launcher build
     python -m devdb.launcher serve --listen 127.0.0.1:27017 --data var/devdb
 """
@@ -32,6 +37,32 @@ SOURCES = ("main.go", "go.mod", "go.sum")
 
 class DevDBError(RuntimeError):
     pass
+
+
+class FolderInUse(DevDBError):
+    """Another devdb serves this data folder."""
+
+
+EXIT_FOLDER_IN_USE = 3
+
+
+def running_uri(data_dir: Path | str) -> str | None:
+    """The URI of the devdb serving ``data_dir`` right now, or None if none is.
+
+    The server holds ``devdb.lock`` while it runs; a lock we can take ourselves means
+    nobody holds it, whatever an old ``uri`` file says.
+    """
+    folder = Path(data_dir).resolve()
+    lock_path, uri_path = folder / "devdb.lock", folder / "uri"
+    if not lock_path.exists() or not uri_path.exists():
+        return None
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return uri_path.read_text().strip() or None
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return None
 
 
 def source_hash() -> str:
@@ -101,9 +132,12 @@ class DevDB:
         binary = ensure_built()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "devdb.log", "ab")  # noqa: SIM115 - owned by the process
+        # Its standard input is a pipe we hold open: when this process dies, the pipe
+        # closes and the server stops (-exit-with-parent), so it never outlives us.
         self._process = subprocess.Popen(  # noqa: S603 - our own binary
-            [str(binary), "-listen", f"{self.host}:{self.port}", "-data", str(self.data_dir)],
-            stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+            [str(binary), "-listen", f"{self.host}:{self.port}", "-data", str(self.data_dir),
+             "-exit-with-parent"],
+            stdout=subprocess.PIPE, stderr=log, stdin=subprocess.PIPE,
         )
         log.close()
         self._wait_ready(timeout)
@@ -111,16 +145,30 @@ class DevDB:
 
     def _wait_ready(self, timeout: float) -> None:
         assert self._process is not None and self._process.stdout is not None
+        process, stdout = self._process, self._process.stdout
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise DevDBError(f"devdb exited with {self._process.returncode}; "
+            if process.poll() is not None:
+                self._process = None
+                if process.returncode == EXIT_FOLDER_IN_USE:
+                    raise FolderInUse(self._last_log_line())
+                raise DevDBError(f"devdb exited with {process.returncode}; "
                                  f"see {self.data_dir / 'devdb.log'}")
-            ready, _, _ = select.select([self._process.stdout], [], [], 0.2)
-            if ready and b"devdb ready" in self._process.stdout.readline():
+            ready, _, _ = select.select([stdout], [], [], 0.2)
+            if ready and b"devdb ready" in stdout.readline():
                 return
         self.stop()
         raise DevDBError(f"devdb not ready after {timeout:.0f}s")
+
+    def _last_log_line(self) -> str:
+        lines = (self.data_dir / "devdb.log").read_text(errors="replace").strip().splitlines()
+        return lines[-1] if lines else "devdb refused to start"
+
+    def kill(self) -> None:
+        """Tests only: the server dies at once, as with kill -9."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
 
     def stop(self, timeout: float = 10.0) -> None:
         process, self._process = self._process, None
@@ -132,8 +180,9 @@ class DevDB:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        for pipe in (process.stdout, process.stdin):
+            if pipe is not None:
+                pipe.close()
 
     def __enter__(self) -> DevDB:
         self.start()

@@ -32,8 +32,9 @@ class FilingRepository:
         return await self._stepper.step(self._filings, filing.filing_id, filing.version,
                                         changes_doc(changed), derived)
 
-    async def add(self, filing: Filing, region_code: str) -> None:
-        await self._filings.insert_one({**_doc(filing), "region_code": region_code})
+    async def add(self, filing: Filing, region_code: str) -> bool:
+        """False when a filing with this id exists already (a retried create)."""
+        return await insert_once(self._filings, {**_doc(filing), "region_code": region_code})
 
     async def get(self, filing_id: str) -> Filing | None:
         doc = await self._filings.find_one({"_id": filing_id})

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -93,8 +92,15 @@ def _date(body: dict[str, Any], name: str, *, required: bool) -> date | None:
 
 
 async def file(principal: Principal, person_id: str, body: dict[str, Any], *, channel: str,
-               on_behalf: str | None, ctx: FilingContext) -> Filing:
-    """Make a filing. It takes effect at once unless its category needs review."""
+               on_behalf: str | None, filing_id: str, ctx: FilingContext) -> Filing:
+    """Make a filing. It takes effect at once unless its category needs review.
+
+    ``filing_id`` comes from the request's (actor, Idempotency-Key): a create retried
+    after a crash, at any point, finds the filing it made and answers with it.
+    """
+    earlier = await ctx.repo.get(filing_id)
+    if earlier is not None:
+        return earlier
     person = await ctx.people.get(person_id)
     if person is None:
         raise PersonNotFound(person_id)
@@ -111,10 +117,8 @@ async def file(principal: Principal, person_id: str, body: dict[str, Any], *, ch
                                                           PersonType.SURVIVOR):
         raise FilingInvalid("resettled-retiree filings are for retirees", field="category")
     today = ctx.today()
-    start = _date(body, "start_date", required=True)
+    start = _start_date(body, today, required=True)
     assert start is not None
-    if start > today + timedelta(days=90):
-        raise FilingInvalid("a filing starts within 90 days", field="start_date")
     details = {name: _text(body, name, required=True) or "" for name in rule.required}
     hospital = details.pop("hospital", None) or _text(body, "hospital", required=False)
     commitment = _commitment(body, rule.commitment, ctx.config)
@@ -128,7 +132,7 @@ async def file(principal: Principal, person_id: str, body: dict[str, Any], *, ch
             status = Status.PENDING_REVIEW  # a referral without the hospital's transfer proof
     now = ctx.clock.now()
     filing = Filing(
-        filing_id="F" + secrets.token_hex(10), person_id=person_id, category=category,
+        filing_id=filing_id, person_id=person_id, category=category,
         destination=destination, start_date=start, end_date=end_date_for(category, start,
                                                                           ctx.config),
         status=status, channel=channel, actor=principal.subject, created_at=now,
@@ -139,7 +143,10 @@ async def file(principal: Principal, person_id: str, body: dict[str, Any], *, ch
     )
     if rule.long_term and not await ctx.guard.claim(_slot(person_id), owner=filing.filing_id):
         await _take_stale_slot(person_id, filing.filing_id, today, ctx=ctx)
-    await ctx.repo.add(filing, person.region_code)
+    if not await ctx.repo.add(filing, person.region_code):
+        stored = await ctx.repo.get(filing_id)  # a retry of the same create got here first
+        assert stored is not None
+        return stored
     await ctx.audit.record(actor=principal.subject, action="filing.create",
                            object=filing.filing_id, outcome=status.value,
                            on_behalf_of=on_behalf, category=category.value)
@@ -157,6 +164,8 @@ async def _take_stale_slot(person_id: str, filing_id: str, today: date, *,
     stored by a request that died), in which case this filing takes the slot over."""
     holder = await ctx.guard.holder(_slot(person_id)) or {}
     owner = str(holder.get("owner"))
+    if owner == filing_id:
+        return  # taken by an earlier try of this very create
     existing = await ctx.repo.get(owner)
     if existing is not None and existing.status_on(today) in (Status.EFFECTIVE,
                                                               Status.PENDING_REVIEW):
@@ -213,7 +222,7 @@ async def move(principal: Principal, filing: Filing, event: str, expected_versio
         raise Conflict("only an agent reviews a filing", current_state=filing.status.value)
     if expected_version != filing.version:
         raise PreconditionFailed("stale", current_etag=f'"v{filing.version}"')
-    updated = _apply(filing, event, target, body, ctx.config)
+    updated = _apply(filing, event, target, body, ctx.config, today)
     updated.history = [*filing.history, {
         "at": ctx.clock.now().isoformat(), "event": event, "actor": principal.subject,
         "on_behalf": on_behalf, "status": target.value,
@@ -234,14 +243,25 @@ async def move(principal: Principal, filing: Filing, event: str, expected_versio
     return updated
 
 
+def _start_date(body: dict[str, Any], today: date, *, required: bool) -> date | None:
+    """A filing starts within 90 days from today, and at most a year back (a stay that
+    began earlier is filed from today: it takes effect when it is made)."""
+    start = _date(body, "start_date", required=required)
+    if start is not None and not today - timedelta(days=365) <= start <= today + timedelta(
+            days=90):
+        raise FilingInvalid("a filing starts within 90 days, and at most a year back",
+                            field="start_date")
+    return start
+
+
 def _apply(filing: Filing, event: str, target: Status, body: dict[str, Any],
-           config: FilingConfig) -> Filing:
+           config: FilingConfig, today: date) -> Filing:
     updated = Filing(**{**filing.__dict__, "status": target})
     if event != "change":
         return updated
     if "destination" in body:
         updated.destination = Destination.parse(body["destination"])
-    start = _date(body, "start_date", required=False)
+    start = _start_date(body, today, required=False)
     if start is not None:
         updated.start_date = start
         updated.end_date = end_date_for(filing.category, start, config)

@@ -8,7 +8,7 @@ an agent's review, the only way to lift a death.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from common.errors import ValidationFailed
 from pension_cert.context import CertContext, pensioner
@@ -16,6 +16,7 @@ from pension_cert.cycle import certify, event_entry, hold_for_review, record_dea
 from pension_cert.model import CertStatus, Channel
 from pension_cert.review import LIFE_AFTER_DEATH
 
+SIGNAL_MAX_AGE = timedelta(days=366)
 SIGNAL_KINDS = ("medical_settlement", "card_use", "bank", "civil_affairs", "police", "death")
 
 
@@ -26,6 +27,8 @@ async def ingest_signal(*, source: str, record_id: str, person_id: str, kind: st
         raise ValidationFailed(f"kind is one of {', '.join(SIGNAL_KINDS)}", field="kind")
     if day > ctx.today():
         raise ValidationFailed("a signal cannot be dated in the future", field="date")
+    if kind != "death" and day < ctx.today() - SIGNAL_MAX_AGE:
+        return "ignored"  # too old to say anything about being alive now (a death counts)
     person = await pensioner(person_id, ctx=ctx)
     if not await ctx.repo.claim_signal(source, record_id, {
             "person_id": person_id, "kind": kind, "day": day.isoformat(),

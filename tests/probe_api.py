@@ -4,7 +4,6 @@ BaseHandler over real HTTP before any domain route uses them."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -12,6 +11,7 @@ from api.base import BaseHandler, HandlerKind
 from api.openapi import Operation
 from common.errors import NotFound, ValidationFailed
 from common.idempotency import StoredResponse
+from common.mongo import insert_once
 from common.ratelimit import RateRule
 from common.versioning import etag, step_version
 
@@ -35,9 +35,9 @@ class NotesHandler(BaseHandler):
     async def post(self) -> None:
         text = _text(self.json_body())
 
-        async def create() -> StoredResponse:
-            note_id = "N" + secrets.token_hex(6)
-            await self.deps.db[NOTES].insert_one({"_id": note_id, "text": text, "version": 1})
+        async def create(seed: str) -> StoredResponse:
+            note_id = "N" + seed[:12]
+            await insert_once(self.deps.db[NOTES], {"_id": note_id, "text": text, "version": 1})
             return StoredResponse(201, {"note_id": note_id, "text": text, "version": 1},
                                   {"ETag": etag(1), "Location": f"/probe/notes/{note_id}"})
 
