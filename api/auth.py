@@ -22,7 +22,7 @@ from auth.service import LoginResult
 from auth.tokens import TokenRejected
 from common.errors import NotFound, RateLimited, ValidationFailed
 from common.idempotency import StoredResponse
-from common.masking import mask_id_number, mask_phone
+from common.masking import mask_id_number, mask_name, mask_phone
 from common.versioning import etag
 from notifications.model import InvalidPhone, SmsNotSent, SmsRateLimited
 from pension_cert.model import PaymentStatus
@@ -82,7 +82,7 @@ def session_view(session: Session, current: str | None) -> dict[str, Any]:
 
 
 def person_view(person: Person, payment: PaymentStatus, *, full_name: bool) -> dict[str, Any]:
-    name = person.name if full_name else person.name[0] + "*" * (len(person.name) - 1)
+    name = person.name if full_name else mask_name(person.name)
     return {"person_id": person.person_id, "name": name,
             "id_number": mask_id_number(person.id_number),
             "phone": mask_phone(person.phone) if person.phone else None,
@@ -218,17 +218,18 @@ class SessionHandler(AuthHandler):
 class RealNameCodeHandler(AuthHandler):
     kind = HandlerKind.PERSON
     openapi: ClassVar = {"post": Operation(
-        "real_name_code", TAG, {202: ("验证码已发到参保登记的手机", _OBJ)},
+        "real_name_code", TAG,
+        {202: ("已受理：信息一致时验证码发到参保登记的手机（无论是否一致，回答都一样）", _OBJ)},
         request_schema=_schema(["id_number", "name"], id_number=_STR, name=_STR),
-        errors=(m.RealNameMismatch, m.NoPhoneOnRecord, m.PersonAlreadyBound,
-                m.AccountAlreadyBound, RateLimited, SmsRateLimited))}
+        errors=(m.AccountAlreadyBound, RateLimited))}
 
     async def post(self) -> None:
-        challenge_id, phone = await service.request_real_name_code(
+        challenge_id = await service.request_real_name_code(
             self.me, self.field("id_number", max_length=18), self.field("name", max_length=30),
             ctx=self.deps.auth, people=self.deps.people, sms=self.deps.gateways.sms,
             client_ip=self.client_ip())
-        self.write_json(202, {"challenge_id": challenge_id, "sent_to": phone})
+        self.write_json(202, {"challenge_id": challenge_id,
+                              "message": service.REAL_NAME_CODE_SENT})
 
 
 class RealNameHandler(AuthHandler):
@@ -237,7 +238,7 @@ class RealNameHandler(AuthHandler):
         "real_name_bind", TAG, {200: ("实名认证完成", _OBJ)},
         request_schema=_schema(["challenge_id", "code"], challenge_id=_STR, code=_STR),
         errors=(m.CodeInvalid, m.CodeExpired, m.CodeExhausted,
-                m.PersonAlreadyBound))}
+                m.PersonAlreadyBound, m.AccountAlreadyBound))}
 
     async def post(self) -> None:
         account = await service.confirm_real_name(
@@ -346,7 +347,7 @@ class PersonHandler(AuthHandler):
         "person", ("参保人",), {200: ("参保人信息（已脱敏）", _OBJ)}, errors=(PersonNotFound,))}
 
     async def get(self, person_id: str) -> None:
-        on_behalf = await self.authorize(Action.READ, person_id)
+        on_behalf = await self.authorize(Action.PERSON, person_id)
         try:
             person, payment = await person_payment(person_id, ctx=self.deps.cert)
         except NotFound:

@@ -10,7 +10,7 @@ from api.base import BaseHandler, HandlerKind, Route
 from api.openapi import Operation
 from auth.access import Action
 from common.errors import ValidationFailed
-from common.masking import mask_text
+from common.masking import mask_card_number
 from common.versioning import etag
 from people.model import IdNumber, PersonNotFound
 from social_card import model as m
@@ -27,7 +27,7 @@ def card_view(card: Card, config: m.CardConfig, today: date) -> dict[str, Any]:
     status = card.status_on(today, config)
     return {
         "card_id": card.card_id, "person_id": card.person_id,
-        "card_number": mask_text(card.card_number[:-4] + "****" + card.card_number[-4:]),
+        "card_number": mask_card_number(card.card_number),
         "bank": card.bank, "status": status.value, "status_name": STATUS_NAMES[status],
         "bank_status": card.bank_status.value, "issued_on": card.issued_on,
         "expires_on": card.expires_on, "progress": card.progress(today),

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import segno
 
-from api.base import BaseHandler, HandlerKind, Route
+from api.base import BaseHandler, HandlerKind, Route, html_page
 from api.openapi import Operation
 from auth.access import Action, covers
 from auth.model import Forbidden, Role
@@ -110,7 +110,7 @@ class FilingsHandler(FilingHandler):
             target = person_id or self.me.person_id
             if not target:
                 raise ValidationFailed("person_id is required", field="person_id")
-            await self.authorize(Action.READ, target)
+            await self.authorize(Action.FILING, target)
             found = await self.deps.filings.repo.of_person(target)
         status = self.get_query_argument("status", None)
         if status:
@@ -150,7 +150,7 @@ class FilingDetailHandler(FilingHandler):
     }
 
     async def get(self, filing_id: str) -> None:
-        filing, _ = await self.allowed_filing(filing_id, Action.READ)
+        filing, _ = await self.allowed_filing(filing_id, Action.FILING)
         self.answer(200, filing)
 
     async def patch(self, filing_id: str) -> None:
@@ -187,7 +187,7 @@ class CertificateHandler(FilingHandler):
                                           errors=(m.FilingNotFound,), response_type="text/html")}
 
     async def get(self, filing_id: str) -> None:
-        filing, _ = await self.allowed_filing(filing_id, Action.READ)
+        filing, _ = await self.allowed_filing(filing_id, Action.FILING)
         person = await self.deps.people.get(filing.person_id)
         assert person is not None
         code = filings.certificate_code(filing, self.deps.filings.certificate_key)
@@ -204,8 +204,7 @@ class CertificateHandler(FilingHandler):
                 ("备案编号", filing.filing_id), ("校验码", code)]
         table = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                         for k, v in rows)
-        self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.finish(
+        html_page(self,
             "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
             "<title>异地就医备案凭证</title><style>body{font-family:sans-serif;max-width:40em;"
             "margin:2em auto}th{text-align:left;padding:.3em 1em .3em 0}"
@@ -213,7 +212,8 @@ class CertificateHandler(FilingHandler):
             "<h1>异地就医备案凭证</h1>"
             f"<table>{table}</table><div>{qr.getvalue().decode()}</div>"
             "<p>医疗机构可凭身份证号在医保系统核验本备案；校验码用于核对凭证真伪。</p>"
-            "<button onclick='window.print()'>打印</button></body></html>")
+            "<button id='print' type='button'>打印</button>"
+            "<script src='/assets/print.js'></script></body></html>")
 
 
 class VerifyHandler(BaseHandler):

@@ -73,6 +73,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "FRAMES_INVALID": "视频画面不完整，请重新开始认证。",
         "PHOTO_REJECTED": "照片不符合要求：需要一张只有本人、脸部清晰、足够大的正面照片。",
         "REVIEW_CASE_NOT_FOUND": "没有找到这个复核案件。",
+        "CONSENT_IS_PERSONAL": "同意人脸识别需要本人操作；本人签署的纸质同意书请交工作人员登记。",
+        "FACE_CHECK_IS_SELF_SERVICE": "工作人员请通过上门或窗口认证办理，不能发起本人的人脸认证。",
         "REVIEW_CASE_DECIDED": "这个复核案件已经处理过了，请刷新查看结果。",
         "FACE_SERVICE_BUSY": "认证的人比较多，请{retry_after_text}后再试。",
         "FACE_PASSED": "认证成功，感谢您的配合。",

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 from tornado.web import HTTPError, StaticFileHandler
 
-from api.base import BaseHandler, HandlerKind, Route, secure_headers
+from api.base import BaseHandler, HandlerKind, Route, html_page, secure_headers
 from api.errors import HTTP_CODES, ApiError
 from api.messages import message_for
 from api.openapi import Operation
@@ -68,6 +68,7 @@ class OpenApiHandler(BaseHandler):
 
 
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "web" / "assets"
 
 _DOCS_PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>12333 服务 API 文档</title>
@@ -97,8 +98,7 @@ class DocsHandler(BaseHandler):
         self.set_header("Cache-Control", "no-cache")
 
     async def get(self) -> None:
-        self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.finish(_DOCS_PAGE)
+        html_page(self, _DOCS_PAGE)
 
 
 class DocsInitHandler(BaseHandler):
@@ -111,7 +111,8 @@ class DocsInitHandler(BaseHandler):
 
 
 class DocsStaticHandler(StaticFileHandler):
-    """The bundled Swagger UI files. Errors in the same envelope as every other route."""
+    """Bundled static files (Swagger UI, the pages' own assets), served from this origin:
+    no CDN. Errors in the same envelope as every other route."""
 
     kind = HandlerKind.PUBLIC
     in_openapi = False
@@ -140,4 +141,5 @@ routes: list[Route] = [
     (r"/docs", DocsHandler),
     (r"/docs/static/docs-init.js", DocsInitHandler),
     (r"/docs/static/(?P<path>.+)", DocsStaticHandler, {"path": str(SWAGGER_DIR)}),
+    (r"/assets/(?P<path>.+)", DocsStaticHandler, {"path": str(ASSETS_DIR)}),
 ]

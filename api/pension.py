@@ -61,21 +61,24 @@ class ConsentHandler(PensionHandler):
                           request_schema={"type": "object", "required": ["decision"],
                                           "properties": {"decision": {
                                               "enum": ["give", "refuse", "withdraw"]},
-                                              "notice_version": _STR}},
-                          errors=(PersonNotFound, cert.NotAPensioner)),
+                                              "notice_version": _STR,
+                                              "paper_reference": _STR, "reason": _STR}},
+                          errors=(PersonNotFound, cert.NotAPensioner,
+                                  cert.ConsentIsPersonal)),
     }
 
     async def get(self, person_id: str) -> None:
-        await self.allowed(person_id, Action.READ)
+        await self.allowed(person_id, Action.PENSION_CERT)
         self.write_json(200, await cert.consent_of(person_id, ctx=self.deps.cert))
 
     async def post(self, person_id: str) -> None:
         await self.allowed(person_id)
         body = self.json_body()
         entry = await cert.record_consent(
-            person_id, self.text("decision", max_length=10), actor=self.me.subject,
-            ctx=self.deps.cert, notice_version=str(body.get("notice_version") or
-                                                   cert.NOTICE_VERSION))
+            self.me, person_id, self.text("decision", max_length=10), ctx=self.deps.cert,
+            notice_version=str(body.get("notice_version") or cert.NOTICE_VERSION),
+            paper_reference=self.text("paper_reference", required=False, max_length=100)
+            or None, reason=self.text("reason", required=False) or None)
         self.write_json(200, {"status": entry["status"], "notice_version": entry["notice_version"],
                               "other_routes": entry["other_routes"]})
 
@@ -89,7 +92,7 @@ class ReferencePhotoHandler(PensionHandler):
         errors=(cert.PhotoRejected, Forbidden, PersonNotFound, FacePoolBusy))}
 
     async def post(self, person_id: str) -> None:
-        await self.allowed(person_id, Action.READ)
+        await self.allowed(person_id, Action.PENSION_CERT)
         self.require_agent()
         photo = self.body_bytes()
         try:
@@ -108,7 +111,8 @@ class ChallengesHandler(PensionHandler):
                         "properties": {"person_id": _STR}},
         idempotent_create=True,
         errors=(cert.ConsentRequired, cert.NoReference, cert.AttemptsExhausted,
-                cert.NotAPensioner, cert.CertificationBlocked, PersonNotFound))}
+                cert.NotAPensioner, cert.CertificationBlocked, PersonNotFound,
+                cert.FaceCheckIsSelfService))}
 
     async def post(self) -> None:
         person_id = self.text("person_id", max_length=40)
@@ -174,7 +178,7 @@ class StatusHandler(PensionHandler):
                                           errors=(PersonNotFound,))}
 
     async def get(self, person_id: str) -> None:
-        await self.allowed(person_id, Action.READ)
+        await self.allowed(person_id, Action.PENSION_CERT)
         state, attempts = await cert.status_of(person_id, ctx=self.deps.cert)
         self.write_json(200, {**state_view(state, self.deps.cert.today()),
                               "attempts": attempts})
@@ -189,7 +193,7 @@ class AgentCertificationHandler(PensionHandler):
         errors=(Forbidden, PersonNotFound, cert.CertificationBlocked))}
 
     async def post(self, person_id: str) -> None:
-        await self.allowed(person_id, Action.READ)
+        await self.allowed(person_id, Action.PENSION_CERT)
         self.require_agent()
         state = await cert.agent_certify(
             self.me, person_id, self.text("kind", max_length=20), self.text("note"),

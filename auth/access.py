@@ -32,7 +32,11 @@ from people.repository import PeopleRepository
 
 
 class Action(StrEnum):
-    READ = "read"  # look at a person's records
+    """What a caller wants to do with a person's records: see their basic record, or see
+    and act on one domain's records. A family member's permission grants exactly its
+    own domain (least privilege); any confirmed link shows the basic record."""
+
+    PERSON = "person"
     PENSION_CERT = Permission.PENSION_CERT.value
     CARD = Permission.CARD.value
     FILING = Permission.FILING.value
@@ -59,9 +63,7 @@ async def authorize(principal: Principal, action: Action, person_id: str, *,
         if principal.person_id == person_id:
             return None
         link = await _confirmed_link(repo, person_id, principal.subject)
-        # Any confirmed link lets the family member see the person's basic record;
-        # acting needs the matching permission.
-        if link is not None and (action is Action.READ or link.allows(action.value)):
+        if link is not None and (action is Action.PERSON or link.allows(action.value)):
             return person_id
     raise RecordNotFound(person_id)
 

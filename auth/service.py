@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,11 +32,9 @@ from auth.model import (
     CodeExpired,
     CodeInvalid,
     LoginFailed,
-    NoPhoneOnRecord,
     PersonAlreadyBound,
     PhoneBelongsToAnotherPerson,
     Principal,
-    RealNameMismatch,
     Role,
     ServiceKey,
     Session,
@@ -49,14 +48,16 @@ from auth.repository import AuthRepository, new_id
 from auth.tokens import ACCESS, REFRESH, TokenRejected, TokenService
 from common.audit import AuditLog
 from common.clock import Clock
-from common.errors import RateLimited
+from common.errors import DomainError, RateLimited
 from common.guard import Guard
+from common.masking import mask_id_number
 from common.ratelimit import RateLimiter, RateRule
 from notifications.service import SmsSender, send_login_code
 from notifications.wechat import WeChatApi, WeChatUnavailable
-from people.model import IdNumber, InvalidIdNumber
+from people.model import IdNumber, InvalidIdNumber, Person
 from people.repository import PeopleRepository
 
+log = logging.getLogger(__name__)
 _HASHER = PasswordHasher()
 # Per client address, on every route that logs in, sends a code or binds.
 IP_LOGIN_RULES = (RateRule("login_ip_10min", limit=30, window=timedelta(minutes=10)),)
@@ -358,41 +359,65 @@ async def login_with_code(challenge_id: str, code: str, device: dict[str, str], 
 # -- real-name binding -----------------------------------------------------------------------
 
 
+REAL_NAME_CODE_SENT = ("如身份证号和姓名与参保登记一致，验证码已发送到参保登记的手机号。"
+                       "如果收不到，请带身份证到社保经办网点办理，或拨打 12333。")
+_background: set[asyncio.Task[None]] = set()
+
+
 async def request_real_name_code(principal: Principal, id_number: str, name: str, *,
                                  ctx: AuthContext, people: PeopleRepository, sms: SmsSender,
-                                 client_ip: str) -> tuple[str, str]:
-    """Check ID number and name against the registry, then text a code to the phone the
-    registry holds. Returns (challenge id, masked phone)."""
+                                 client_ip: str) -> str:
+    """Check ID number and name against the registry, and text a code to the phone the
+    registry holds. Returns the challenge id.
+
+    The answer is the same whatever the registry holds (no such person, another name,
+    no phone on record, bound to another account): anyone with an ID number and a name
+    could otherwise learn whether that person uses the app. A code is sent only where
+    it all matches; the difference shows only once the code is proven.
+    """
     await ctx.limiter.hit("real_name", principal.subject, REAL_NAME_RULES)
-    outcome = "mismatch"
+    account = await _live_account(principal.subject, ctx=ctx)
+    if account.person_id is not None:
+        raise AccountAlreadyBound("this account is already verified")  # about the caller
+    person = await _registry_match(id_number, name, people)
+    now, challenge_id = ctx.clock.now(), new_id("C")
+    reachable = person is not None and bool(person.phone)
+    code = f"{secrets.randbelow(10**6):06d}" if reachable else secrets.token_hex(16)
+    await ctx.repo.save_code(CodeChallenge(
+        challenge_id=challenge_id, purpose="real_name", phone=person.phone or ""
+        if person else "", code_hash=_code_hash(ctx.otp_pepper, challenge_id, code),
+        created_at=now, expires_at=now + CODE_LIFETIME, account_id=account.account_id,
+        person_id=person.person_id if reachable and person else None))
+    if reachable and person and person.phone:
+        _send_in_background(person.phone, code, ctx=ctx, sms=sms)
+    await ctx.audit.record(actor=principal.subject, action="real_name.request",
+                           object=mask_id_number(id_number.strip().upper()),
+                           outcome="code_sent" if reachable else
+                           ("no_phone" if person else "mismatch"), client_ip=client_ip)
+    return challenge_id
+
+
+async def _registry_match(id_number: str, name: str, people: PeopleRepository) -> Person | None:
     try:
+        parsed = IdNumber.parse(id_number)
+    except InvalidIdNumber:
+        return None
+    person = await people.find_by_id_number(parsed.value)
+    return person if person is not None and person.name == name.strip() else None
+
+
+def _send_in_background(phone: str, code: str, *, ctx: AuthContext, sms: SmsSender) -> None:
+    """Send without waiting: neither the time taken nor a refusal (the number's SMS limit)
+    may tell the caller that the registry holds this person."""
+    async def send() -> None:
         try:
-            parsed = IdNumber.parse(id_number)
-        except InvalidIdNumber:
-            raise RealNameMismatch("ID number and name do not match", field="id_number") from None
-        person = await people.find_by_id_number(parsed.value)
-        if person is None or person.name != name.strip():
-            raise RealNameMismatch("ID number and name do not match", field="id_number")
-        account = await _live_account(principal.subject, ctx=ctx)
-        if account.person_id is not None:
-            outcome = "account_already_bound"
-            raise AccountAlreadyBound("this account is already verified")
-        owner = await ctx.repo.identity_owner(f"person:{person.person_id}")
-        if owner is not None and owner != account.account_id:
-            outcome = "person_already_bound"
-            raise PersonAlreadyBound("this person is bound to another account")
-        if not person.phone:
-            outcome = "no_phone"
-            raise NoPhoneOnRecord("the registry has no phone for this person")
-        challenge_id = await issue_code("real_name", person.phone, ctx=ctx, sms=sms,
-                                         account_id=account.account_id,
-                                         person_id=person.person_id)
-        outcome = "code_sent"
-        return challenge_id, f"{person.phone[:3]}****{person.phone[-4:]}"
-    finally:
-        await ctx.audit.record(actor=principal.subject, action="real_name.request",
-                               object=id_number[:4] + "**********" + id_number[-4:],
-                               outcome=outcome, client_ip=client_ip)
+            await send_login_code(phone, code, sms=sms, limiter=ctx.limiter)
+        except DomainError as refused:
+            log.info("real-name code not sent: %s", refused.code)
+
+    task = asyncio.get_running_loop().create_task(send())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 async def confirm_real_name(principal: Principal, challenge_id: str, code: str, *,

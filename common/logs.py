@@ -19,6 +19,23 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 }
 
 
+_UNMASKED = frozenset({"ts", "level", "logger", "request_id"})
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    if isinstance(value, bool | float) or value is None:
+        return value
+    text = str(value)
+    masked = mask_text(text)
+    return value if masked == text and isinstance(value, int) else masked
+
+
 class MaskingFilter(logging.Filter):
     """Rewrites the message so no handler, JSON or not, prints a full ID or phone."""
 
@@ -42,8 +59,10 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        # Mask the finished line: extras and tracebacks carry numbers too.
-        return mask_text(json.dumps(entry, ensure_ascii=False, default=str))
+        # Mask every value (extras and tracebacks carry numbers too), except the request
+        # id: it is ours, and a client must find it in the log exactly as it was answered.
+        masked = {k: v if k in _UNMASKED else _masked(v) for k, v in entry.items()}
+        return json.dumps(masked, ensure_ascii=False, default=str)
 
 
 def configure_logging(level: str = "INFO", stream: Any = None) -> logging.Handler:

@@ -1,8 +1,11 @@
-"""Masking of citizen ID numbers and phone numbers (domain rules §6).
+"""Masking, one function per kind of personal data (domain rules §6).
 
-``1501**********1234`` and ``138****5678``: enough for a person or an agent to
-recognise a number, not enough to misuse it. Boundaries are digits only, so a
-number glued to letters or Chinese text is still found.
+``1501**********1234``, ``138****5678``, ``6217********7366`` and ``张**``: enough for
+a person or an agent to recognise their own, not enough to misuse it. Every list,
+agent screen, service-point answer and log line shows these; a full value appears
+only through an audited reveal. ``mask_text`` finds ID and phone numbers anywhere in
+free text (boundaries are digits only, so a number glued to letters or Chinese text
+is still found).
 """
 
 from __future__ import annotations
@@ -27,6 +30,18 @@ def mask_phone(value: str) -> str:
     if len(digits) != 11:
         return "*" * len(value)
     return f"{value[:-11]}{digits[:3]}****{digits[-4:]}"
+
+
+def mask_card_number(value: str) -> str:
+    """The first four and last four characters; everything between becomes ``*``."""
+    if len(value) <= 8:
+        return value[:1] + "*" * max(0, len(value) - 2) + value[-1:] if value else ""
+    return f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"
+
+
+def mask_name(value: str) -> str:
+    """The first character; each other character (the middle dot too) becomes ``*``."""
+    return value[:1] + "*" * (len(value) - 1)
 
 
 def mask_text(text: str) -> str:

@@ -20,6 +20,17 @@ from typing import Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from common.secret_policy import (
+    IDENTIFIERS,
+    SECRET_MINIMUMS,
+    WeakSetting,
+    check_distinct,
+    check_endpoint,
+    check_face_key,
+    check_identifier,
+    check_secret,
+)
+
 AppEnv = Literal["dev", "test", "prod"]
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -94,16 +105,59 @@ class Settings:
         return _load(os.environ if environ is None else environ)
 
 
+# Every value dev and test run on by default: none of them may reach production.
+DEV_DEFAULTS = {
+    "WECHAT_APPID": "wx-dev-appid",
+    "WECHAT_SECRET": "dev-only-wechat-secret",
+    "ALIYUN_ACCESS_KEY_ID": "LTAIdevonly",
+    "ALIYUN_ACCESS_KEY_SECRET": "dev-only-aliyun-secret",
+    "OTP_PEPPER": "dev-only-otp-pepper",
+    "CERTIFICATE_KEY": "dev-only-certificate-key",
+    "FACE_TEMPLATE_KEY": base64.b64encode(
+        hashlib.sha256(b"dev-only face template key").digest()).decode(),
+    "JWT_ISSUER": "https://12333.nmg.example.cn",
+}
+PROD_WECHAT_BASE_URL = "https://api.weixin.qq.com"
+
+
 def _load(env: Mapping[str, str]) -> Settings:
     app_env = env.get("APP_ENV", "prod").strip().lower()
     if app_env not in ("dev", "test", "prod"):
         raise SettingsError(f"APP_ENV must be dev, test or prod, not {app_env!r}")
     dev = app_env in DEV_ENVS
-    secrets = _SecretReader(env, dev)
+    settings = _read(env, dev, app_env)
+    if not dev:
+        try:
+            _check_production(settings, env)
+        except WeakSetting as weak:
+            raise SettingsError(weak.detail) from None
+    return settings
 
+
+def _check_production(settings: Settings, env: Mapping[str, str]) -> None:
+    for name in IDENTIFIERS:
+        check_identifier(name, env.get(name, "").strip())
+    secrets = {name: env.get(name, "").strip() for name in SECRET_MINIMUMS}
+    for name, value in secrets.items():
+        check_secret(name, value)
+    check_face_key(settings.face_template_key)
+    for name, value in (("JWT_ISSUER", settings.jwt_issuer),
+                        ("WECHAT_BASE_URL", settings.wechat_base_url),
+                        ("ALIYUN_SMS_ENDPOINT", settings.aliyun_sms_endpoint)):
+        check_endpoint(name, value)
+    check_distinct({**secrets, "FACE_TEMPLATE_KEY": env.get("FACE_TEMPLATE_KEY", "").strip(),
+                    **{f"JWT_SIGNING_KEYS[{k.kid}]": k.private_key_pem.strip()
+                       for k in settings.jwt_signing_keys}}, DEV_DEFAULTS)
+
+
+def _read(env: Mapping[str, str], dev: bool, app_env: str) -> Settings:
+    secrets = _SecretReader(env, dev)
     mongodb_uri = env.get("MONGODB_URI", "").strip() or None
     if mongodb_uri is None and not dev:
         raise SettingsError("MONGODB_URI is required outside APP_ENV=dev/test")
+    if not dev and not env.get("JWT_ISSUER", "").strip():
+        raise SettingsError("JWT_ISSUER is required outside APP_ENV=dev/test (an https URL "
+                            "naming this service)")
 
     return Settings(
         app_env=app_env,  # type: ignore[arg-type]
@@ -111,22 +165,24 @@ def _load(env: Mapping[str, str]) -> Settings:
         mongodb_db=env.get("MONGODB_DB", "nm12333").strip() or "nm12333",
         port=_int(env, "PORT", 8000, low=1, high=65535),
         jwt_signing_keys=_signing_keys(env, dev),
-        jwt_issuer=env.get("JWT_ISSUER", "https://12333.nmg.example.cn").strip(),
-        wechat_base_url=env.get("WECHAT_BASE_URL", "http://127.0.0.1:8101").rstrip("/"),
-        wechat_appid=secrets.plain("WECHAT_APPID", dev_default="wx-dev-appid"),
-        wechat_secret=secrets.secret("WECHAT_SECRET", dev_default="dev-only-wechat-secret"),
+        jwt_issuer=env.get("JWT_ISSUER", DEV_DEFAULTS["JWT_ISSUER"]).strip(),
+        wechat_base_url=env.get("WECHAT_BASE_URL", "http://127.0.0.1:8101" if dev
+                                else PROD_WECHAT_BASE_URL).strip().rstrip("/"),
+        wechat_appid=secrets.plain("WECHAT_APPID", dev_default=DEV_DEFAULTS["WECHAT_APPID"]),
+        wechat_secret=secrets.secret("WECHAT_SECRET",
+                                     dev_default=DEV_DEFAULTS["WECHAT_SECRET"]),
         aliyun_sms_endpoint=env.get("ALIYUN_SMS_ENDPOINT",
                                     "http://127.0.0.1:8102" if dev else "https://dysmsapi.aliyuncs.com"
                                     ).strip(),
-        aliyun_access_key_id=secrets.plain("ALIYUN_ACCESS_KEY_ID", dev_default="LTAIdevonly"),
+        aliyun_access_key_id=secrets.plain("ALIYUN_ACCESS_KEY_ID",
+                                           dev_default=DEV_DEFAULTS["ALIYUN_ACCESS_KEY_ID"]),
         aliyun_access_key_secret=secrets.secret(
-            "ALIYUN_ACCESS_KEY_SECRET", dev_default="dev-only-aliyun-secret"
-        ),
+            "ALIYUN_ACCESS_KEY_SECRET", dev_default=DEV_DEFAULTS["ALIYUN_ACCESS_KEY_SECRET"]),
         aliyun_sms_sign_name=env.get("ALIYUN_SMS_SIGN_NAME", "内蒙古人社").strip(),
         face_template_key=_face_key(secrets),
-        otp_pepper=secrets.secret("OTP_PEPPER", dev_default="dev-only-otp-pepper").encode(),
+        otp_pepper=secrets.secret("OTP_PEPPER", dev_default=DEV_DEFAULTS["OTP_PEPPER"]).encode(),
         certificate_key=secrets.secret("CERTIFICATE_KEY",
-                                       dev_default="dev-only-certificate-key").encode(),
+                                       dev_default=DEV_DEFAULTS["CERTIFICATE_KEY"]).encode(),
         card_temp_loss_days=_int(env, "CARD_TEMP_LOSS_WORKING_DAYS", 15, low=1, high=60),
         filing_temporary_months=_int(env, "FILING_TEMPORARY_MONTHS", 6, low=1, high=24),
         filing_change_lock_months=_int(env, "FILING_CHANGE_LOCK_MONTHS", 6, low=0, high=24),
@@ -228,8 +284,7 @@ def _networks(raw: str) -> tuple[IPNetwork, ...]:
 def _face_key(secrets: _SecretReader) -> bytes:
     # The dev key is derived, not random, so templates stored by one dev run
     # still decrypt in the next.
-    dev_default = base64.b64encode(hashlib.sha256(b"dev-only face template key").digest())
-    raw = secrets.secret("FACE_TEMPLATE_KEY", dev_default=dev_default.decode())
+    raw = secrets.secret("FACE_TEMPLATE_KEY", dev_default=DEV_DEFAULTS["FACE_TEMPLATE_KEY"])
     try:
         key = base64.b64decode(raw, validate=True)
     except ValueError:

@@ -206,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     host, _, port = args.listen.rpartition(":")
     db = DevDB(args.data, host=host, port=int(port))
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    db.start()
+    try:
+        db.start()
+    except DevDBError as error:
+        print(f"devdb: {error}", file=sys.stderr)
+        return 2
     print(f"devdb serving {db.uri} (data in {db.data_dir}); Ctrl-C stops it")
     with contextlib.suppress(KeyboardInterrupt):
         signal.sigwait({signal.SIGINT, signal.SIGTERM})

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from auth.model import Principal
+from auth.model import Principal, Role
 from common.clock import as_utc
 from common.errors import RateLimited
 from pension_cert import face
@@ -30,6 +30,7 @@ from pension_cert.model import (
     ChallengeNotFound,
     Channel,
     ConsentRequired,
+    FaceCheckIsSelfService,
     FramesInvalid,
     NonceExpired,
     NonceRefused,
@@ -41,6 +42,8 @@ from pension_cert.templates import TemplateUnreadable, unseal
 
 async def start_challenge(principal: Principal, person_id: str, *, on_behalf: str | None,
                           ctx: CertContext) -> dict[str, Any]:
+    if principal.role in (Role.AGENT, Role.ADMIN):
+        raise FaceCheckIsSelfService("agents certify in person, not by the face check")
     person = await pensioner(person_id, ctx=ctx)
     state = await ctx.repo.state(person_id)
     if state is not None and state.status is CertStatus.BLOCKED:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
+from auth.model import Forbidden
 from common.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from people.model import Person, PersonType, PrisonPeriod
 
@@ -344,3 +345,15 @@ class CaseNotFound(NotFound):
 
 class CaseAlreadyDecided(Conflict):
     code = "REVIEW_CASE_DECIDED"
+
+
+class ConsentIsPersonal(Forbidden):
+    """Face consent is the person's own act; an agent records a signed paper consent only."""
+
+    code = "CONSENT_IS_PERSONAL"
+
+
+class FaceCheckIsSelfService(Forbidden):
+    """Agents certify in person; they never start a self-service face check."""
+
+    code = "FACE_CHECK_IS_SELF_SERVICE"

@@ -20,7 +20,7 @@ from common.audit import AuditLog
 from common.clock import Clock, local_date
 from common.errors import Conflict, DomainError, PreconditionFailed, ValidationFailed
 from common.guard import Guard
-from common.masking import mask_text
+from common.masking import mask_card_number, mask_name
 from common.versioning import Derived
 from notifications.service import Notifier, SmsSender
 from notifications.templates import CARD_CHANGED
@@ -334,8 +334,7 @@ async def verify_ecode(code: str, *, institution: str, ctx: CardContext) -> dict
     status = card.status_on(ctx.today(), ctx.config)
     await ctx.audit.record(actor=f"service:{institution}", action="ecard.verify",
                            object=card.card_id, outcome=status.value)
-    return {"name": person.name[0] + "*" * (len(person.name) - 1),
-            "card_number": mask_text(card.card_number[:-4] + "****" + card.card_number[-4:]),
+    return {"name": mask_name(person.name), "card_number": mask_card_number(card.card_number),
             "status": status.value, "status_name": STATUS_NAMES[status],
             "valid": status is CardStatus.NORMAL and (card.expires_on is None
                                                       or card.expires_on >= ctx.today()),

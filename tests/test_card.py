@@ -39,9 +39,9 @@ _numbers = itertools.count(1)
 
 
 async def make_card(deps, person_id: str, status: CardStatus = CardStatus.NORMAL, *,
-                    expires_on: date | None = None) -> Card:
+                    expires_on: date | None = None, number: str | None = None) -> Card:
     card = Card(card_id="C" + secrets.token_hex(10), person_id=person_id,
-                card_number=f"K{next(_numbers):08d}", bank="中国工商银行", status=status,
+                card_number=number or f"K{next(_numbers):08d}", bank="中国工商银行", status=status,
                 bank_status=status, created_at=deps.clock.now(), issued_on=date(2020, 1, 1),
                 expires_on=expires_on or date(2030, 1, 1),
                 temp_loss_on=deps.cards.today() if status is CardStatus.TEMP_LOSS else None)

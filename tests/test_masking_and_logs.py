@@ -6,11 +6,12 @@ import io
 import json
 import logging
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from common.logs import JsonFormatter, MaskingFilter, configure_logging, request_id_var
-from common.masking import mask_id_number, mask_phone, mask_text
+from common.masking import mask_card_number, mask_id_number, mask_name, mask_phone, mask_text
 from people.model import check_character
 
 digits = st.text(alphabet="0123456789", min_size=1, max_size=1)
@@ -103,3 +104,35 @@ def test_configure_logging_writes_json_lines_with_masking():
     line = json.loads(stream.getvalue().strip())
     assert line["msg"] == "手机 139****5678"
     assert line["level"] == "INFO"
+
+
+def test_a_request_id_of_digits_is_logged_as_it_was_answered():
+    stream = io.StringIO()
+    handler = configure_logging("INFO", stream)
+    token = request_id_var.set("150102195003040117")  # looks like an ID number
+    try:
+        logging.getLogger("any.module").info("caller 150102195003040117 asked",
+                                             extra={"phone": 13812345678})
+    finally:
+        request_id_var.reset(token)
+        logging.getLogger().removeHandler(handler)
+    line = json.loads(stream.getvalue().strip())
+    assert line["request_id"] == "150102195003040117"
+    assert "150102195003040117" not in line["msg"]
+    assert "13812345678" not in stream.getvalue().replace(line["request_id"], "")
+
+
+@pytest.mark.parametrize(("number", "shown"), [
+    ("6217195910147366", "6217********7366"),
+    ("621700001111222233", "6217**********2233"),
+    ("N12345678", "N123*5678"),
+])
+def test_card_numbers_show_their_ends_only(number, shown):
+    assert mask_card_number(number) == shown
+    assert number not in mask_card_number(number)
+
+
+@pytest.mark.parametrize(("name", "shown"), [("张建国", "张**"), ("巴特尔·乌云", "巴*****"),
+                                             ("李四", "李*")])
+def test_names_show_their_first_character_only(name, shown):
+    assert mask_name(name) == shown

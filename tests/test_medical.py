@@ -286,6 +286,8 @@ async def test_the_certificate_page(api, deps, standins):
         assert expected in text
     person = await deps.people.get(person_id)
     assert person.id_number not in text  # masked on the printout too
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert "onclick" not in text and "<script>" not in text  # no inline script
 
 
 # -- who may file --------------------------------------------------------------------------

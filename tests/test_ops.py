@@ -126,3 +126,16 @@ async def test_oversized_json_from_a_normal_client_gets_the_envelope(api, size):
                            headers={"Content-Type": "application/json", "Expect": "100-continue"})
     assert reply.status == 413
     assert reply.error_code == "PAYLOAD_TOO_LARGE"
+
+
+async def test_html_pages_carry_a_policy_and_no_server_banner(api):
+    docs = await api.get("/docs")
+    policy = docs.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert "<script>" not in docs.body.decode()  # every script is a file of this origin
+    for path in ("/docs", "/healthz", "/nowhere", "/docs/static/swagger-ui.css",
+                 "/assets/print.js"):
+        reply = await api.get(path)
+        assert "Server" not in reply.headers, path
+        assert reply.headers["X-Frame-Options"] == "DENY", path

@@ -26,6 +26,7 @@ def production_env(**overrides: str) -> dict[str, str]:
         "OTP_PEPPER": "b7c1e9f04a2d4c6e8f1a3b5c7d9e0f21",
         "CERTIFICATE_KEY": "4c2a9e7f1b3d5c8a0e6f2b4d7a9c1e3f",
         "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5",
+        "JWT_ISSUER": "https://12333.nmgrs.gov.cn",
     }
     env.update(overrides)
     return env
@@ -82,3 +83,49 @@ def test_dev_runs_on_defaults_with_the_embedded_database():
     assert settings.port == 8000
     assert len(settings.face_template_key) == 32
     assert settings.max_json_body_bytes == 64 * 1024
+
+
+DEV_FACE_KEY = Settings.from_env({"APP_ENV": "dev"}).face_template_key
+GOOD = production_env()
+# (what is weak, the variable the refusal must name, the overrides that make it weak)
+WEAK_CONFIGURATIONS = [
+    ("the dev face key", "FACE_TEMPLATE_KEY",
+     {"FACE_TEMPLATE_KEY": base64.b64encode(DEV_FACE_KEY).decode()}),
+    ("an all-zero face key", "FACE_TEMPLATE_KEY",
+     {"FACE_TEMPLATE_KEY": base64.b64encode(bytes(32)).decode()}),
+    ("the dev app id", "WECHAT_APPID", {"WECHAT_APPID": "wx-dev-appid"}),
+    ("the dev access key id", "ALIYUN_ACCESS_KEY_ID", {"ALIYUN_ACCESS_KEY_ID": "LTAIdevonly"}),
+    ("a one-character pepper", "OTP_PEPPER", {"OTP_PEPPER": "x"}),
+    ("a six-digit certificate key", "CERTIFICATE_KEY", {"CERTIFICATE_KEY": "123456"}),
+    ("a repeated pattern", "CERTIFICATE_KEY", {"CERTIFICATE_KEY": "abcd" * 10}),
+    ("a low-entropy secret", "WECHAT_SECRET", {"WECHAT_SECRET": "aaaaaaaaaabbbbbbbbbbccccccccccdd"}),
+    ("one value for two secrets", "CERTIFICATE_KEY",
+     {"CERTIFICATE_KEY": GOOD["OTP_PEPPER"]}),
+    ("the example.cn issuer", "JWT_ISSUER", {"JWT_ISSUER": "https://12333.nmg.example.cn"}),
+    ("a plain-http issuer", "JWT_ISSUER", {"JWT_ISSUER": "http://12333.nmgrs.gov.cn"}),
+    ("no issuer at all", "JWT_ISSUER", {"JWT_ISSUER": ""}),
+    ("an http WeChat endpoint", "WECHAT_BASE_URL", {"WECHAT_BASE_URL": "http://api.weixin.qq.com"}),
+    ("the WeChat stand-in", "WECHAT_BASE_URL", {"WECHAT_BASE_URL": "https://127.0.0.1:8101"}),
+    ("an http Aliyun endpoint", "ALIYUN_SMS_ENDPOINT",
+     {"ALIYUN_SMS_ENDPOINT": "http://dysmsapi.aliyuncs.com"}),
+    ("a localhost Aliyun endpoint", "ALIYUN_SMS_ENDPOINT",
+     {"ALIYUN_SMS_ENDPOINT": "https://localhost:8102"}),
+    ("the dev WeChat secret", "WECHAT_SECRET", {"WECHAT_SECRET": "dev-only-wechat-secret"}),
+    ("a short Aliyun secret", "ALIYUN_ACCESS_KEY_SECRET",
+     {"ALIYUN_ACCESS_KEY_SECRET": "q8W3e5R7t9Y1"}),
+]
+
+
+@pytest.mark.parametrize(("what", "variable", "overrides"), WEAK_CONFIGURATIONS,
+                         ids=[w[0] for w in WEAK_CONFIGURATIONS])
+def test_production_refuses_weak_settings_and_names_the_variable(what, variable, overrides):
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env(production_env(**overrides))
+
+
+def test_the_worker_metrics_port_is_a_setting():
+    assert Settings.from_env(production_env(WORKER_METRICS_PORT="9188")).worker_metrics_port \
+        == 9188
+    assert Settings.from_env(production_env()).worker_metrics_port is None
+    with pytest.raises(SettingsError, match="WORKER_METRICS_PORT"):
+        Settings.from_env(production_env(WORKER_METRICS_PORT="many"))
