@@ -179,6 +179,7 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
                           one_to_many_threshold=settings.face_one_to_many_threshold,
                           daily_failures=settings.face_daily_failures,
                           template_retention=timedelta(days=settings.face_dead_retention_days),
+                          fixed_actions=settings.face_fixed_actions,
                           cycle_rules=_cycle_rules(settings)),
     )
     filing_ctx = FilingContext(
@@ -359,9 +360,10 @@ async def _serve(settings: Settings, uri: str, devdb: DevDB | None,
         report = await _seed_demo(deps, progress=False)
         log.info("demo data loaded", extra={"people": report.accepted})
     server = http_server(make_app(settings, deps), settings)
-    server.listen(settings.port)
-    log.info("serving", extra={"port": settings.port, "env": settings.app_env})
-    print(f"API on http://127.0.0.1:{settings.port}  (docs: /docs, ready: /readyz)",
+    port = args.port or settings.port
+    server.listen(port)
+    log.info("serving", extra={"port": port, "env": settings.app_env})
+    print(f"API on http://127.0.0.1:{port}  (docs: /docs, ready: /readyz)",
           file=sys.stderr)
     stop = _stop_event()
     tasks = [asyncio.create_task(deps.outbox_worker().run_forever(stop)),
@@ -658,6 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--demo", action="store_true", help="load the demo people first")
+    serve.add_argument("--port", type=int, help="the port to serve on (default PORT, 8000)")
     serve.add_argument("--with-worker", action="store_true",
                        help="run the outbox worker in this process too")
     serve.add_argument("--standins", action="store_true",

@@ -52,6 +52,7 @@ from common.errors import DomainError, RateLimited
 from common.guard import Guard
 from common.masking import mask_id_number
 from common.ratelimit import RateLimiter, RateRule
+from notifications.model import SmsRateLimited
 from notifications.service import SmsSender, send_login_code
 from notifications.wechat import WeChatApi, WeChatUnavailable
 from people.model import IdNumber, InvalidIdNumber, Person
@@ -406,14 +407,27 @@ async def _registry_match(id_number: str, name: str, people: PeopleRepository) -
     return person if person is not None and person.name == name.strip() else None
 
 
+REAL_NAME_SMS_WAIT_LIMIT = 90  # seconds a code waits for the number's SMS limit, at most
+
+
 def _send_in_background(phone: str, code: str, *, ctx: AuthContext, sms: SmsSender) -> None:
     """Send without waiting: neither the time taken nor a refusal (the number's SMS limit)
-    may tell the caller that the registry holds this person."""
+    may tell the caller that the registry holds this person. A code held back by the
+    limit (someone who just logged in by SMS with the same phone) goes out once it
+    allows, so it arrives a minute late rather than never."""
     async def send() -> None:
-        try:
-            await send_login_code(phone, code, sms=sms, limiter=ctx.limiter)
-        except DomainError as refused:
-            log.info("real-name code not sent: %s", refused.code)
+        for _ in range(2):
+            try:
+                await send_login_code(phone, code, sms=sms, limiter=ctx.limiter)
+                return
+            except SmsRateLimited as limited:
+                if limited.retry_after > REAL_NAME_SMS_WAIT_LIMIT:
+                    break
+                await asyncio.sleep(limited.retry_after)
+            except DomainError as refused:
+                log.info("real-name code not sent: %s", refused.code)
+                return
+        log.info("real-name code not sent: SMS limit of the number")
 
     task = asyncio.get_running_loop().create_task(send())
     _background.add(task)

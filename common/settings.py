@@ -91,6 +91,9 @@ class Settings:
     log_level: str
     data_dir: str  # where dev runs keep the embedded database and other local state
     worker_metrics_port: int | None  # a standalone worker serves /metrics here
+    # dev/test only: every face challenge asks for these actions (so a recorded clip can
+    # answer it in browser and multi-process tests); refused in production
+    face_fixed_actions: tuple[str, ...] | None = None
 
     @property
     def is_dev(self) -> bool:
@@ -202,7 +205,26 @@ def _read(env: Mapping[str, str], dev: bool, app_env: str) -> Settings:
         log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
         data_dir=env.get("DATA_DIR", "var").strip() or "var",
         worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0, low=0, high=65535) or None,
+        face_fixed_actions=_fixed_actions(env, dev),
     )
+
+
+FACE_ACTIONS = ("blink", "open_mouth", "turn_left", "turn_right")
+
+
+def _fixed_actions(env: Mapping[str, str], dev: bool) -> tuple[str, ...] | None:
+    raw = env.get("FACE_FIXED_ACTIONS", "").strip()
+    if not raw:
+        return None
+    if not dev:
+        raise SettingsError("FACE_FIXED_ACTIONS is for APP_ENV=dev/test only: in production "
+                            "every challenge's actions are random")
+    actions = tuple(a.strip() for a in raw.split(",") if a.strip())
+    if not actions or not set(actions) <= set(FACE_ACTIONS) or len(set(actions)) != len(
+            actions):
+        raise SettingsError(f"FACE_FIXED_ACTIONS is a list of distinct actions from "
+                            f"{', '.join(FACE_ACTIONS)}")
+    return actions
 
 
 def is_placeholder(value: str) -> bool:

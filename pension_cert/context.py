@@ -42,6 +42,7 @@ class CertConfig:
     replay_memory: timedelta = timedelta(days=365)
     cycle_rules: tuple[CycleRule, ...] = DEFAULT_CYCLE_RULES
     commitment_allowed: bool = True
+    fixed_actions: tuple[str, ...] | None = None  # dev/test only (FACE_FIXED_ACTIONS)
 
 
 @dataclass

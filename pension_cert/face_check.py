@@ -56,7 +56,7 @@ async def start_challenge(principal: Principal, person_id: str, *, on_behalf: st
     await _attempts_left(person.person_id, ctx=ctx)
     now = ctx.clock.now()
     nonce = secrets.token_urlsafe(24)
-    actions = ctx.rng.sample(face.Action.ALL, 2)
+    actions = list(ctx.config.fixed_actions or ctx.rng.sample(face.Action.ALL, 2))
     challenge = {
         "_id": "CH" + secrets.token_hex(10), "person_id": person_id,
         "account_id": principal.subject, "session_id": principal.session_id,

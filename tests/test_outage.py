@@ -40,14 +40,19 @@ async def test_killing_the_database_mid_burst_loses_and_duplicates_nothing(
             return await api.post("/v1/medical/filings", json_body=body, headers={
                 **bearer(login["access_token"]), "Idempotency-Key": key})
 
-        async def kill_soon() -> None:
-            await asyncio.sleep(0.15)
-            database.kill()  # kill -9: no goodbye
-
-        first = await asyncio.gather(*(create(k) for k in keys), kill_soon())
-        replies = dict(zip(keys, first[:-1], strict=True))
+        # A steady stream of creates; the database is killed (-9, no goodbye) once the
+        # first few are acknowledged, with others in flight and more still to come.
+        tasks: list[asyncio.Future[Any]] = []
+        for i, key in enumerate(keys):
+            tasks.append(asyncio.ensure_future(create(key)))
+            if i == BURST // 3:
+                await asyncio.wait(tasks[:4])
+                database.kill()
+            await asyncio.sleep(0.005)
+        replies = dict(zip(keys, await asyncio.gather(*tasks), strict=True))
         statuses = Counter(r.status for r in replies.values())
         assert set(statuses) <= {201, 503}, statuses  # never a 500
+        assert statuses[201] >= 4 and statuses[503] >= 1
         for reply in replies.values():
             if reply.status == 503:
                 assert reply.headers["Retry-After"] and reply.error_code == \

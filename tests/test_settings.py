@@ -123,9 +123,33 @@ def test_production_refuses_weak_settings_and_names_the_variable(what, variable,
         Settings.from_env(production_env(**overrides))
 
 
+def test_fixed_face_actions_are_for_dev_and_test_only():
+    assert Settings.from_env({"APP_ENV": "test", "FACE_FIXED_ACTIONS": "blink,open_mouth"}
+                             ).face_fixed_actions == ("blink", "open_mouth")
+    with pytest.raises(SettingsError, match="FACE_FIXED_ACTIONS"):
+        Settings.from_env(production_env(FACE_FIXED_ACTIONS="blink,open_mouth"))
+    with pytest.raises(SettingsError, match="FACE_FIXED_ACTIONS"):
+        Settings.from_env({"APP_ENV": "test", "FACE_FIXED_ACTIONS": "wink"})
+
+
 def test_the_worker_metrics_port_is_a_setting():
     assert Settings.from_env(production_env(WORKER_METRICS_PORT="9188")).worker_metrics_port \
         == 9188
     assert Settings.from_env(production_env()).worker_metrics_port is None
     with pytest.raises(SettingsError, match="WORKER_METRICS_PORT"):
         Settings.from_env(production_env(WORKER_METRICS_PORT="many"))
+
+
+def test_the_compose_file_names_every_part_of_production():
+    import yaml
+
+    from tests.conftest import ROOT
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert {"mongo1", "mongo2", "mongo3", "mongo-init", "api", "worker", "nginx",
+            "prometheus"} <= set(services)
+    assert "replicaSet=rs0" in services["api"]["environment"]["MONGODB_URI"]
+    assert services["api"]["environment"]["APP_ENV"] == "prod"
+    assert services["worker"]["environment"]["WORKER_METRICS_PORT"]
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    assert "server api:8000" in nginx and "X-Forwarded-For" in nginx
