@@ -88,7 +88,7 @@ async def callers(api, deps, standins) -> dict[str, dict[str, str]]:
 
 
 async def test_every_hostile_body_on_every_route_gets_a_4xx_and_stores_nothing(
-        api, deps, callers):
+        api, deps, callers, capsys):
     before = await domain_counts(deps)
     tried = 0
     for path, methods in concrete_paths():
@@ -104,6 +104,8 @@ async def test_every_hostile_body_on_every_route_gets_a_4xx_and_stores_nothing(
                     tried += 1
     assert tried > 500
     assert await domain_counts(deps) == before
+    with capsys.disabled():
+        print(f"\nhostile input: {tried} requests, 0 answered 5xx, nothing stored")
 
 
 async def test_hostile_queries_and_headers_on_every_route(api, callers):
