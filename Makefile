@@ -5,8 +5,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+NPM_STAMP := node_modules/.installed-$(shell sha256sum package-lock.json | cut -c1-12)
 
-.PHONY: setup run test lint devdb bench clean
+.PHONY: setup run test lint devdb bench clean types
 
 setup: $(STAMP) devdb
 
@@ -21,6 +22,11 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The front ends' tools (typed client generator, mini-program tests), from the lock file.
+$(NPM_STAMP): package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Builds the embedded FerretDB once; the binary is cached by a hash of its sources.
 devdb: $(STAMP)
 	$(PY) -m devdb.launcher build
@@ -31,13 +37,20 @@ run: setup
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy .
+	$(VENV)/bin/lint-imports
 
-test: setup lint
+test: setup $(NPM_STAMP) lint
 	APP_ENV=test $(PY) -m pytest
+
+# Regenerate the mini-program's TypeScript types after changing the API contract.
+types: $(STAMP) $(NPM_STAMP)
+	mkdir -p var
+	$(PY) -m api.document > var/openapi.json
+	npx --no-install openapi-typescript var/openapi.json -o miniapp_stub/api/types.d.ts
 
 bench: setup
 	APP_ENV=test $(PY) -m bench.guard_vs_update
 	APP_ENV=test $(PY) -m bench.face_checks
 
 clean:
-	rm -rf var/devdb .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf var/devdb .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules

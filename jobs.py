@@ -21,10 +21,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from api.deps import Deps
+if TYPE_CHECKING:
+    from composition import Container as Deps
+
 from common.versioning import roll_forward_abandoned_steps
 from medical_insurance import service as filing_service
 from pension_cert import service as cert_service
@@ -32,7 +35,7 @@ from social_card import service as card_service
 
 log = logging.getLogger("jobs")
 
-JobRun = Callable[[Deps, date], Awaitable[dict[str, int]]]
+JobRun = Callable[["Deps", date], Awaitable[dict[str, int]]]
 
 
 async def cycle(deps: Deps, today: date) -> dict[str, int]:

@@ -1,54 +1,49 @@
-"""The base of every handler: JSON in, one error envelope out, declared access kind.
+"""The base of every handler: typed requests in, typed answers out, one error envelope.
 
 Conventions every handler inherits:
 - a request id on every response (``X-Request-Id``) and every log line;
 - body limits checked from ``Content-Length`` in ``prepare``, before the body is
   read (Tornado's own ``max_body_size`` would only drop the connection);
-- errors as ``{"error": {"code", "message", "request_id"}}`` with a Chinese
+- the body and query validated with the models the operation declares (``body()``,
+  ``query()``): a failure is a 400 naming the field;
+- a handler method returns its answer (a model, a ``Reply`` or a ``Page``), written
+  here; errors as ``{"error": {"code", "message", "request_id"}}`` with a Chinese
   message from the catalogue, and never a stack trace;
 - each handler declares ``kind``: public, person (token) or service (key).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import ipaddress
 import json
 import logging
-import math
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from pymongo.errors import (
-    AutoReconnect,
-    ConnectionFailure,
-    NetworkTimeout,
-    ServerSelectionTimeoutError,
-    WaitQueueTimeoutError,
-)
+from pydantic import BaseModel, ValidationError
 from tornado.httputil import HTTPInputError
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
-from api.deps import Deps
-from api.errors import HTTP_CODES, ApiError, status_for
-from api.messages import message_for, pick_locale, wait_text
-from auth.access import Action, RecordNotFound, authorize
-from auth.model import Forbidden, Principal, Role
+from api.contract import Operation, Page, Reply
+from api.errors import ApiError, describe_error
+from api.http import json_value, parse_json_object, resolve_client_ip, secure_headers
+from api.messages import message_for, pick_locale
+from api.web import WebContext
+from auth.access import Action
+from auth.model import Forbidden, Principal, RecordNotFound, Role
 from common.errors import (
     DomainError,
     FieldNotAllowed,
     IdempotencyKeyRequired,
-    RateLimited,
-    ValidationFailed,
 )
 from common.idempotency import StoredResponse, request_fingerprint
 from common.logs import request_id_var
-from common.settings import IPNetwork
+from common.mongo import DATABASE_UNAVAILABLE
 from common.versioning import check_if_match
 
 log = logging.getLogger("api")
@@ -56,14 +51,12 @@ access_log = logging.getLogger("api.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 PROTECTED_FIELDS = frozenset({"role", "roles", "region", "region_code", "regions", "status"})
-# What PyMongo raises when the database cannot be reached or does not answer in time.
-DATABASE_UNAVAILABLE = (ConnectionFailure, AutoReconnect, NetworkTimeout,
-                        ServerSelectionTimeoutError, WaitQueueTimeoutError)
-DB_RETRY_AFTER = 5
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+M = TypeVar("M", bound=BaseModel)
 
-
-# (pattern, handler) or (pattern, handler, extra initialize kwargs); patterns use
-# named groups only, which become the OpenAPI path parameters.
+# (pattern, handler) or (pattern, handler, extra initialize kwargs); patterns use named
+# groups only, which become the OpenAPI path parameters. A route module names the domain
+# context its handlers get with the ``"context"`` kwarg.
 Route = tuple[Any, ...]
 
 
@@ -78,44 +71,14 @@ class BodyLimit(StrEnum):
     UPLOAD = "upload"  # frame uploads and imports (MAX_UPLOAD_BODY_BYTES)
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """A request body as a JSON object, or a 400. Refused too: nesting deep enough to
-    exhaust the parser, NaN/Infinity, and lone surrogates (``"\ud800"`` decodes to a
-    string that cannot be encoded again, so it would fail later, far from here)."""
-    try:
-        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float,
-                           parse_int=_int64)
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except (ValueError, UnicodeError, RecursionError):
-        raise ApiError(400, "INVALID_JSON") from None
-    if not isinstance(value, dict):
-        raise ApiError(400, "INVALID_JSON")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e400 parses as infinity
-        raise ValueError("not a finite number")
-    return value
-
-
-def _int64(text: str) -> int:
-    value = int(text)
-    if not -(2**63) <= value < 2**63:  # the database stores 64-bit integers at most
-        raise ValueError("integer out of range")
-    return value
-
-
-def _json_value(value: Any) -> str:
-    """Dates and instants in answers are ISO 8601 strings."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
+def _answers(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
+    """Write what a handler method returns."""
+    @functools.wraps(method)
+    async def answering(self: BaseHandler, *args: Any, **kwargs: Any) -> None:
+        result = await method(self, *args, **kwargs)
+        if not self._finished:
+            self.answer(result)
+    return answering
 
 
 @stream_request_body
@@ -126,13 +89,21 @@ class BaseHandler(RequestHandler):
     # Fields a request may never set (roles, regions, statuses change by their own rules);
     # a feed that owns such a field (the registry owns regions) clears this.
     protected_fields: ClassVar[frozenset[str]] = PROTECTED_FIELDS
+    openapi: ClassVar[Mapping[str, Operation]] = {}
 
-    deps: Deps
+    web: WebContext
     route: str
     principal: Principal | None
 
-    def initialize(self, deps: Deps, route: str) -> None:
-        self.deps = deps
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in HTTP_METHODS:
+            if name in cls.__dict__:
+                setattr(cls, name, _answers(cls.__dict__[name]))
+
+    def initialize(self, web: WebContext, route: str, ctx: Any = None) -> None:
+        self.web = web
+        self.ctx = ctx
         self.route = route
         self.principal = None
         self._started = time.perf_counter()
@@ -169,7 +140,7 @@ class BaseHandler(RequestHandler):
         await self._authenticate()
 
     def max_body_bytes(self) -> int:
-        settings = self.deps.settings
+        settings = self.web.settings
         if self.body_limit is BodyLimit.UPLOAD:
             return settings.max_upload_body_bytes
         return settings.max_json_body_bytes
@@ -192,7 +163,7 @@ class BaseHandler(RequestHandler):
     async def _authenticate(self) -> None:
         if self.kind is HandlerKind.PUBLIC:
             return
-        authenticator = self.deps.authenticator
+        authenticator = self.web.authenticator
         if self.kind is HandlerKind.PERSON:
             principal = await authenticator.person(self.request.headers.get("Authorization"),
                                                    self.client_ip())
@@ -212,7 +183,11 @@ class BaseHandler(RequestHandler):
         elif not self._too_large:
             self._chunks.append(chunk)
 
-    # -- reading and writing JSON ------------------------------------------------
+    # -- reading: the declared models --------------------------------------------------
+
+    @property
+    def operation(self) -> Operation:
+        return self.openapi[(self.request.method or "get").lower()]
 
     def body_bytes(self) -> bytes:
         if self._too_large:
@@ -223,7 +198,9 @@ class BaseHandler(RequestHandler):
         cached: dict[str, Any] | None = getattr(self, "_json", None)
         if cached is not None:
             return cached
-        value = parse_json_object(self.body_bytes())
+        raw = self.body_bytes()
+        # An empty body is an empty object only where every field is optional.
+        value = {} if not raw.strip() and self._body_optional() else parse_json_object(raw)
         smuggled = sorted(self.protected_fields & set(value))
         if smuggled:
             # Roles, regions and statuses change only through their own rules.
@@ -231,13 +208,58 @@ class BaseHandler(RequestHandler):
         self._json: dict[str, Any] = value
         return value
 
+    def _body_optional(self) -> bool:
+        method = (self.request.method or "").lower()
+        return method in self.openapi and self.openapi[method].empty_body
+
+    def body(self, model: type[M]) -> M:
+        """The body, validated with the model this operation declares."""
+        assert self.operation.body is model, "validate with the model the document shows"
+        return self._validated(model, self.json_body())
+
+    def query(self, model: type[M]) -> M:
+        """The query arguments, validated with the model this operation declares."""
+        assert self.operation.query is model, "validate with the model the document shows"
+        values = {name: self.get_query_argument(name) for name in model.model_fields
+                  if self.get_query_argument(name, None) is not None}
+        return self._validated(model, values)
+
+    def _validated(self, model: type[M], values: Mapping[str, Any]) -> M:
+        try:
+            return model.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or None
+            raise self.operation.invalid(first["msg"], field=field,
+                                         problem=first["type"]) from None
+
+    # -- writing: what a handler returns ----------------------------------------------
+
+    def answer(self, result: BaseModel | Reply | Page | None) -> None:
+        if isinstance(result, Page):
+            self.set_status(result.status)
+            for name, value in result.headers.items():
+                self.set_header(name, value)
+            self.set_header("Content-Type", result.content_type)
+            self.finish(result.text)
+            return
+        reply = result if isinstance(result, Reply) else Reply(result)
+        body = None if reply.body is None else reply.body.model_dump(mode="json")
+        if body is None:
+            self.set_status(reply.status)
+            for name, value in reply.headers.items():
+                self.set_header(name, value)
+            self.finish()
+            return
+        self.write_json(reply.status, body, reply.headers)
+
     def write_json(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
         self.set_status(status)
         for name, value in (headers or {}).items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps(body, ensure_ascii=False, separators=(",", ":"),
-                               default=_json_value))
+                               default=json_value))
 
     # -- the shared conventions ----------------------------------------------------
 
@@ -261,8 +283,7 @@ class BaseHandler(RequestHandler):
         """404 unless the caller may do ``action`` for this person (``not_found`` names the
         record asked for); returns whom a family member acts for, for the audit."""
         try:
-            return await authorize(self.me, action, person_id, people=self.deps.people,
-                                   repo=self.deps.auth.repo)
+            return await self.web.authorizer.authorize(self.me, action, person_id)
         except RecordNotFound:
             if not_found is None:
                 raise
@@ -279,11 +300,10 @@ class BaseHandler(RequestHandler):
         return resolve_client_ip(
             self.request.remote_ip or "",
             self.request.headers.get_list("X-Forwarded-For"),
-            self.deps.settings.trusted_proxies,
+            self.web.settings.trusted_proxies,
         )
 
-    async def create_idempotently(self, operation: Callable[[str], Awaitable[StoredResponse]]
-                                  ) -> None:
+    async def create_idempotently(self, operation: Callable[[str], Awaitable[Reply]]) -> Reply:
         """Run a create once per Idempotency-Key; a retry gets the first answer back.
 
         ``operation`` is given a seed derived from (actor, key): the created record's
@@ -296,12 +316,19 @@ class BaseHandler(RequestHandler):
         fingerprint = request_fingerprint(self.request.method or "", self.request.path,
                                           self.json_body())
         seed = hashlib.sha256(f"{self.actor_id}\n{key}".encode()).hexdigest()
-        response, replayed = await self.deps.idempotency.run(
-            self.actor_id, key, fingerprint, lambda: operation(seed))
+
+        async def stored() -> StoredResponse:
+            reply = await operation(seed)
+            body = reply.body.model_dump(mode="json") if reply.body is not None else None
+            return StoredResponse(reply.status, body, dict(reply.headers))
+
+        response, replayed = await self.web.idempotency.run(self.actor_id, key, fingerprint,
+                                                            stored)
         headers = dict(response.headers)
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         self.write_json(response.status, response.body, headers)
+        return Reply(None, response.status)
 
     def require_if_match(self, current_version: int) -> None:
         check_if_match(self.request.headers.get("If-Match"), current_version)
@@ -310,7 +337,7 @@ class BaseHandler(RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
-        status, code, extra, headers, params = _describe(error, status_code)
+        status, code, extra, headers, params = describe_error(error, status_code)
         self.set_status(status)
         for name, value in headers.items():
             self.set_header(name, value)
@@ -322,7 +349,8 @@ class BaseHandler(RequestHandler):
             **extra,
         }}
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps(envelope, ensure_ascii=False, separators=(",", ":")))
+        self.finish(json.dumps(envelope, ensure_ascii=False, separators=(",", ":"),
+                               default=str))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, DomainError | ApiError | HTTPError | HTTPInputError):
@@ -338,93 +366,13 @@ class BaseHandler(RequestHandler):
         elapsed = time.perf_counter() - self._started
         status = str(self.get_status())
         method = self.request.method or ""
-        self.deps.metrics.requests.labels(self.route, method, status).inc()
-        self.deps.metrics.latency.labels(self.route, method, status).observe(elapsed)
+        self.web.metrics.requests.labels(self.route, method, status).inc()
+        self.web.metrics.latency.labels(self.route, method, status).observe(elapsed)
         access_log.info(
             "%s %s %s", method, self.route, status,
             extra={"status": int(status), "duration_ms": round(elapsed * 1000, 2),
                    "route": self.route, "client_ip": self.client_ip()},
         )
-
-
-def _describe(error: BaseException | None, status_code: int
-              ) -> tuple[int, str, dict[str, Any], dict[str, str], dict[str, Any]]:
-    """(status, code, extra envelope fields, headers, message params) for an error."""
-    if isinstance(error, ApiError):
-        return error.status, error.code, dict(error.extra), error.headers, error.extra
-    if isinstance(error, RateLimited):
-        params = {"retry_after_text": wait_text(error.retry_after)}
-        return (429, error.code, {"retry_after": error.retry_after},
-                {"Retry-After": str(error.retry_after)}, params)
-    if isinstance(error, DomainError):
-        extra = {k: v for k, v in error.params.items() if v is not None}
-        if isinstance(error, ValidationFailed) and error.field:
-            extra["field"] = error.field
-        headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else {}
-        return status_for(error), error.code, extra, headers, error.params
-    if isinstance(error, HTTPError):
-        status = error.status_code
-        return status, HTTP_CODES.get(status, "BAD_REQUEST"), {}, {}, {}
-    if isinstance(error, HTTPInputError):
-        return 400, "BAD_REQUEST", {}, {}, {}
-    if isinstance(error, DATABASE_UNAVAILABLE):
-        # The database is away (failover, restart): the request changed nothing we know
-        # of; the client retries, with the same Idempotency-Key for a create.
-        return (503, "SERVICE_UNAVAILABLE", {"retry_after": DB_RETRY_AFTER},
-                {"Retry-After": str(DB_RETRY_AFTER)}, {})
-    if status_code >= 500 or error is not None:
-        return 500, "INTERNAL_ERROR", {}, {}, {}
-    return status_code, HTTP_CODES.get(status_code, "BAD_REQUEST"), {}, {}, {}
-
-
-# HTML pages: scripts and styles from this origin only (Swagger UI sets style
-# attributes), never framed.
-HTML_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-               "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
-               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-
-
-def html_page(handler: RequestHandler, page: str) -> None:
-    """Answer an HTML page with its content security policy."""
-    handler.set_header("Content-Type", "text/html; charset=UTF-8")
-    handler.set_header("Content-Security-Policy", HTML_POLICY)
-    handler.finish(page)
-
-
-def secure_headers(handler: RequestHandler) -> None:
-    """On every answer: no server banner, no sniffing, never framed."""
-    handler.clear_header("Server")
-    handler.set_header("X-Content-Type-Options", "nosniff")
-    handler.set_header("X-Frame-Options", "DENY")
-    handler.set_header("Referrer-Policy", "no-referrer")
-
-
-def resolve_client_ip(remote_ip: str, forwarded_for: Sequence[str],
-                      trusted: Sequence[IPNetwork]) -> str:
-    """The caller's address: X-Forwarded-For is believed only as far as trusted proxies vouch.
-
-    Walk the chain from the right (nearest hop) while each hop is a trusted
-    proxy; the first untrusted address is the client. A client cannot forge
-    its way past this by sending its own X-Forwarded-For, because only the
-    entries appended by trusted proxies are read.
-    """
-    def is_trusted(address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in trusted)
-
-    if not is_trusted(remote_ip):
-        return remote_ip
-    hops = [h.strip() for header in forwarded_for for h in header.split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not is_trusted(hop):
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return remote_ip  # garbage where a trusted proxy should have written an IP
-    return hops[0] if hops else remote_ip
 
 
 class NotFoundHandler(BaseHandler):

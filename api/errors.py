@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from tornado.httputil import HTTPInputError
+from tornado.web import HTTPError
+
+from api.messages import wait_text
 from auth import model as auth
 from common import errors as e
+from common.mongo import DATABASE_UNAVAILABLE
 from notifications.model import SmsNotSent
-from pension_cert.pool import FacePoolBusy
+from pension_cert.model import FacePoolBusy
 
 ERROR_STATUS: dict[type[e.DomainError], int] = {
     e.ValidationFailed: 400,
@@ -77,3 +82,36 @@ def status_for_code(error_class: type[e.DomainError]) -> int:
         if cls in ERROR_STATUS:
             return ERROR_STATUS[cls]
     return 400
+
+
+DB_RETRY_AFTER = 5  # seconds: a replica-set election takes a few
+
+
+def describe_error(error: BaseException | None, status_code: int
+                   ) -> tuple[int, str, dict[str, Any], dict[str, str], dict[str, Any]]:
+    """(status, code, extra envelope fields, headers, message params) for an error."""
+    if isinstance(error, ApiError):
+        return error.status, error.code, dict(error.extra), error.headers, error.extra
+    if isinstance(error, e.RateLimited):
+        params = {"retry_after_text": wait_text(error.retry_after)}
+        return (429, error.code, {"retry_after": error.retry_after},
+                {"Retry-After": str(error.retry_after)}, params)
+    if isinstance(error, e.DomainError):
+        extra = {k: v for k, v in error.params.items() if v is not None}
+        if isinstance(error, e.ValidationFailed) and error.field:
+            extra["field"] = error.field
+        headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else {}
+        return status_for(error), error.code, extra, headers, error.params
+    if isinstance(error, HTTPError):
+        status = error.status_code
+        return status, HTTP_CODES.get(status, "BAD_REQUEST"), {}, {}, {}
+    if isinstance(error, HTTPInputError):
+        return 400, "BAD_REQUEST", {}, {}, {}
+    if isinstance(error, DATABASE_UNAVAILABLE):
+        # The database is away (failover, restart): the request changed nothing we know
+        # of; the client retries, with the same Idempotency-Key for a create.
+        return (503, "SERVICE_UNAVAILABLE", {"retry_after": DB_RETRY_AFTER},
+                {"Retry-After": str(DB_RETRY_AFTER)}, {})
+    if status_code >= 500 or error is not None:
+        return 500, "INTERNAL_ERROR", {}, {}, {}
+    return status_code, HTTP_CODES.get(status_code, "BAD_REQUEST"), {}, {}, {}

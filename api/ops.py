@@ -10,58 +10,61 @@ from typing import Any, ClassVar
 
 import swagger_ui_bundle
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pymongo.errors import PyMongoError
 from tornado.web import HTTPError, StaticFileHandler
 
-from api.base import BaseHandler, HandlerKind, Route, html_page, secure_headers
+from api.base import BaseHandler, HandlerKind, Route
+from api.contract import Operation, Page, Resp
 from api.errors import HTTP_CODES, ApiError
+from api.http import html_page, secure_headers
 from api.messages import message_for
-from api.openapi import Operation
+from api.schemas.ops import Health, Ready
+from common.mongo import DATABASE_ERROR
 
 READINESS_TIMEOUT_S = 3.0
-_OK = {"type": "object", "properties": {"status": {"type": "string"}}}
+TAG = ("运维",)
 
 
 class HealthzHandler(BaseHandler):
     kind = HandlerKind.PUBLIC
-    openapi: ClassVar = {"get": Operation("healthz", ("运维",), {200: ("进程在运行", _OK)})}
+    openapi: ClassVar = {"get": Operation(
+        "healthz", "进程存活", "进程在运行就回答 200，不访问数据库。", TAG,
+        {200: Resp("进程在运行", Health)})}
 
-    async def get(self) -> None:
-        self.write_json(200, {"status": "ok"})
+    async def get(self) -> Health:
+        return Health(status="ok")
 
 
 class ReadyzHandler(BaseHandler):
     kind = HandlerKind.PUBLIC
     openapi: ClassVar = {"get": Operation(
-        "readyz", ("运维",), {200: ("可以接收请求", _OK)}, errors=("NOT_READY",),
-    )}
+        "readyz", "可以接收请求", "数据库能应答时回答 200，否则 503（带 Retry-After）。", TAG,
+        {200: Resp("可以接收请求", Ready)}, errors=("NOT_READY",))}
 
-    async def get(self) -> None:
+    async def get(self) -> Ready:
         try:
-            await asyncio.wait_for(self.deps.db.command("ping"), READINESS_TIMEOUT_S)
-        except (PyMongoError, TimeoutError) as error:
+            await asyncio.wait_for(self.web.ping(), READINESS_TIMEOUT_S)
+        except (DATABASE_ERROR, TimeoutError) as error:
             reason = f"database did not answer: {type(error).__name__}"
             raise ApiError(503, "NOT_READY", reason=reason, headers={"Retry-After": "5"}) from None
-        self.write_json(200, {"status": "ready"})
+        return Ready(status="ready")
 
 
 class MetricsHandler(BaseHandler):
     kind = HandlerKind.PUBLIC
     openapi: ClassVar = {"get": Operation(
-        "metrics", ("运维",), {200: ("Prometheus 文本格式指标", {"type": "string"})},
-        response_type="text/plain",
-    )}
+        "metrics", "运行指标", "Prometheus 文本格式的请求、发送队列与每日任务指标。", TAG,
+        {200: Resp("Prometheus 文本格式指标", content_type="text/plain",
+                   schema={"type": "string"})})}
 
-    async def get(self) -> None:
-        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.finish(generate_latest(self.deps.metrics.registry))
+    async def get(self) -> Page:
+        return Page(generate_latest(self.web.metrics.registry), CONTENT_TYPE_LATEST)
 
 
 class OpenApiHandler(BaseHandler):
     kind = HandlerKind.PUBLIC
     openapi: ClassVar = {"get": Operation(
-        "openapi", ("运维",), {200: ("OpenAPI 3.1 文档", {"type": "object"})},
-    )}
+        "openapi", "接口文档", "本服务的 OpenAPI 3.1 文档（由接口模型生成）。", TAG,
+        {200: Resp("OpenAPI 3.1 文档", schema={"type": "object"})})}
 
     async def get(self) -> None:
         self.write_json(200, self.application.settings["openapi_document"])
@@ -89,9 +92,8 @@ class DocsHandler(BaseHandler):
 
     kind = HandlerKind.PUBLIC
     openapi: ClassVar = {"get": Operation(
-        "docs", ("运维",), {200: ("Swagger UI 页面", {"type": "string"})},
-        response_type="text/html",
-    )}
+        "docs", "接口文档页面", "离线打包的 Swagger UI，浏览接口文档。", TAG,
+        {200: Resp("Swagger UI 页面", content_type="text/html", schema={"type": "string"})})}
 
     def set_default_headers(self) -> None:
         super().set_default_headers()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tornado.web import RequestHandler, URLSpec
 
-from api import auth, card, medical, ops, pension, registry
+from api import account, auth, card, medical, ops, pension, registry
 from api.base import BaseHandler, HandlerKind, Route
-from api.deps import Deps
 from api.openapi import HTTP_METHODS, path_template
+from api.web import WebContext
 
 
 class RouteDeclarationError(RuntimeError):
@@ -19,8 +19,8 @@ class RouteDeclarationError(RuntimeError):
 
 def all_routes() -> list[Route]:
     # Each domain module ends with its ``routes``; they are listed here once.
-    return [*ops.routes, *auth.routes, *pension.routes, *medical.routes, *card.routes,
-            *registry.routes]
+    return [*ops.routes, *auth.routes, *account.routes, *pension.routes, *medical.routes,
+            *card.routes, *registry.routes]
 
 
 def check_routes(routes: Iterable[Route]) -> None:
@@ -55,13 +55,16 @@ def undocumented_methods(routes: Iterable[Route]) -> list[str]:
     return missing
 
 
-def bind(routes: Sequence[Route], deps: Deps) -> list[URLSpec]:
+def bind(routes: Sequence[Route], web: WebContext, contexts: Mapping[str, Any]) -> list[URLSpec]:
+    """Each handler gets the web context and the one domain context its route names."""
     specs = []
     for route in routes:
         pattern, handler = route[0], route[1]
         kwargs: dict[str, Any] = dict(route[2]) if len(route) > 2 else {}
         if issubclass(handler, BaseHandler):
-            kwargs.update(deps=deps, route=path_template(pattern)[0])
+            context = kwargs.pop("context", None)
+            kwargs.update(web=web, route=path_template(pattern)[0],
+                          ctx=contexts[context] if context else None)
         specs.append(URLSpec(pattern + "$" if not pattern.endswith("$") else pattern,
                              handler, kwargs))
     return specs

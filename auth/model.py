@@ -245,10 +245,6 @@ class FamilyMemberNotFound(NotFound):
     code = "FAMILY_MEMBER_NOT_FOUND"
 
 
-class MessageNotFound(NotFound):
-    code = "MESSAGE_NOT_FOUND"
-
-
 class SessionNotFound(NotFound):
     code = "SESSION_NOT_FOUND"
 
@@ -257,3 +253,9 @@ class NotVerified(Forbidden):
     """The account is not yet bound to a person in the registry (real-name binding)."""
 
     code = "NOT_VERIFIED"
+
+
+class RecordNotFound(NotFound):
+    """Not there, or not the caller's to see: both answer the same 404."""
+
+    code = "NOT_FOUND"

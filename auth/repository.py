@@ -1,4 +1,4 @@
-"""Accounts, login identities, sessions, codes, service keys and family links in MongoDB.
+"""Accounts, login identities, sessions, codes and service keys in MongoDB.
 
 Uniqueness that must hold under concurrency is an ``_id``: a login identity is
 ``openid:<appid>:<openid>``, ``unionid:<id>`` or ``phone:<number>``; a person's
@@ -29,14 +29,11 @@ IDENTITIES = "login_identities"
 SESSIONS = "sessions"
 CODES = "code_challenges"
 SERVICE_KEYS = "service_keys"
-FAMILY = "family_links"
 INDEXES = [
     IndexSpec(ACCOUNTS, [("username", 1)], name="username"),
     IndexSpec(ACCOUNTS, [("person_id", 1)], name="person_id"),
     IndexSpec(IDENTITIES, [("account_id", 1)], name="account_id"),
     IndexSpec(SESSIONS, [("account_id", 1), ("created_at", -1)], name="account_sessions"),
-    IndexSpec(FAMILY, [("grantor_person_id", 1)], name="grantor"),
-    IndexSpec(FAMILY, [("grantee_account_id", 1)], name="grantee"),
     IndexSpec(CODES, [("expires_at", 1)], name="expires_at", ttl=True),
 ]
 
@@ -66,7 +63,6 @@ class AuthRepository:
         self._sessions: Collection = db[SESSIONS]
         self._codes: Collection = db[CODES]
         self._service_keys: Collection = db[SERVICE_KEYS]
-        self.family: Collection = db[FAMILY]
 
     # -- accounts and identities ----------------------------------------------------
 

@@ -16,13 +16,28 @@ from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    DuplicateKeyError,
+    NetworkTimeout,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+    WaitQueueTimeoutError,
+)
 
 log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
 Collection = AsyncCollection[Document]
+
+# What the driver raises when the database cannot be reached or does not answer in time:
+# the HTTP layer answers these 503 with Retry-After.
+DATABASE_UNAVAILABLE = (ConnectionFailure, AutoReconnect, NetworkTimeout,
+                        ServerSelectionTimeoutError, WaitQueueTimeoutError)
+DATABASE_ERROR = PyMongoError
 
 # Readiness must answer within a few seconds when the database is gone, so
 # server selection gives up after about 2 s instead of PyMongo's default 30 s.

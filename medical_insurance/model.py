@@ -113,11 +113,8 @@ class Destination:
     city_code: str
 
     @classmethod
-    def parse(cls, raw: Any) -> Destination:
-        if not isinstance(raw, dict):
-            raise FilingInvalid("destination needs province_code and city_code",
-                                field="destination")
-        province, city = str(raw.get("province_code", "")), str(raw.get("city_code", ""))
+    def of(cls, province: str, city: str) -> Destination:
+        """A destination from its codes: the city must be a prefecture of the province."""
         if not regions.is_province(province):
             raise FilingInvalid("unknown province code", field="destination.province_code")
         if not regions.is_prefecture(city) or regions.province_of(city) != province:
@@ -127,6 +124,44 @@ class Destination:
     @property
     def name(self) -> str:
         return f"{regions.region_name(self.province_code)}{regions.region_name(self.city_code)}"
+
+
+@dataclass(frozen=True)
+class Commitment:
+    accepted: bool
+    version: str | None
+
+
+@dataclass(frozen=True)
+class FilingDraft:
+    """What a person asks to file, already well-typed. Which fields a category needs,
+    and whether the codes and dates make sense, are the rules the service applies."""
+
+    category: Category
+    destination: tuple[str, str] | None  # (province code, city code)
+    start_date: date | None
+    hospital: str | None = None
+    employer: str | None = None
+    referring_hospital: str | None = None
+    transfer_reference: str | None = None
+    admission_date: date | None = None
+    discharge_date: date | None = None
+    commitment: Commitment | None = None
+
+    def text(self, name: str) -> str | None:
+        """A text field by the name a category rule uses; blank counts as missing."""
+        value = getattr(self, name)
+        return value.strip() or None if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class FilingEdit:
+    """A change (destination, start date, hospital) or a review's reason."""
+
+    destination: tuple[str, str] | None = None
+    start_date: date | None = None
+    hospital: str | None = None
+    reason: str | None = None
 
 
 @dataclass

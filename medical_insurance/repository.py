@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -44,7 +45,27 @@ class FilingRepository:
         cursor = self._filings.find({"person_id": person_id}).sort("created_at", -1)
         return [_filing(doc) async for doc in cursor]
 
-    async def search(self, query: dict[str, Any], limit: int = 200) -> list[Filing]:
+    async def search(self, *, region_prefixes: Sequence[str] | None, person_id: str | None,
+                     statuses: Sequence[Status] | None, since: date | None,
+                     until: date | None, limit: int) -> list[Filing]:
+        """Filings newest first: of the regions whose codes start with one of
+        ``region_prefixes`` (the person's region, stored with the filing; None: every
+        region), of one person, stored in one of ``statuses``, starting within
+        [since, until]. None and empty filters do not filter, except an empty list of
+        regions, which covers nothing."""
+        if region_prefixes is not None and not region_prefixes:
+            return []
+        query: Document = {}
+        if region_prefixes is not None:
+            query["$or"] = [{"region_code": {"$regex": f"^{re.escape(prefix)}"}}
+                            for prefix in region_prefixes]
+        if person_id:
+            query["person_id"] = person_id
+        if statuses:
+            query["status"] = {"$in": [status.value for status in statuses]}
+        if since or until:  # stored as ISO dates, which compare as text
+            query["start_date"] = {**({"$gte": since.isoformat()} if since else {}),
+                                   **({"$lte": until.isoformat()} if until else {})}
         cursor = self._filings.find(query).sort("created_at", -1).limit(limit)
         return [_filing(doc) async for doc in cursor]
 

@@ -1,11 +1,10 @@
-"""Filing use cases: file, change, cancel, review, expire; the certificate; hospital
-verification; settlement records (forwarded to pension passive certification)."""
+"""Filing use cases: file, change, cancel, review, expire; hospital
+verification; settlement records (forwarded to pension passive certification). The
+reads (an agent's search, a person's filings, the certificate) live in ``queries`` and are
+re-exported here, so callers find every filing use case in this module."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -19,10 +18,12 @@ from medical_insurance.model import (
     CATEGORY_NAMES,
     RULES,
     AfterDischarge,
-    Category,
+    Commitment,
     Destination,
     Filing,
     FilingConfig,
+    FilingDraft,
+    FilingEdit,
     FilingInvalid,
     FilingNotFound,
     LongTermFilingExists,
@@ -31,6 +32,12 @@ from medical_insurance.model import (
     check_transition,
     end_date_for,
 )
+from medical_insurance.queries import Certificate as Certificate
+from medical_insurance.queries import certificate_code as certificate_code
+from medical_insurance.queries import certificate_of as certificate_of
+from medical_insurance.queries import code_is_genuine as code_is_genuine
+from medical_insurance.queries import filings_of as filings_of
+from medical_insurance.queries import search_filings as search_filings
 from medical_insurance.repository import FilingRepository
 from notifications.model import OutboxMessage
 from notifications.service import Notifier
@@ -68,30 +75,7 @@ def _slot(person_id: str) -> str:
     return f"filing-longterm:{person_id}"
 
 
-def _text(body: dict[str, Any], name: str, *, required: bool) -> str | None:
-    value = body.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise FilingInvalid(f"{name} is required for this category", field=name)
-        return None
-    if not isinstance(value, str) or len(value) > 200:
-        raise FilingInvalid(f"{name} must be text", field=name)
-    return value.strip()
-
-
-def _date(body: dict[str, Any], name: str, *, required: bool) -> date | None:
-    raw = body.get(name)
-    if raw in (None, ""):
-        if required:
-            raise FilingInvalid(f"{name} is required", field=name)
-        return None
-    try:
-        return date.fromisoformat(str(raw))
-    except ValueError:
-        raise FilingInvalid(f"{name} must be YYYY-MM-DD", field=name) from None
-
-
-async def file(principal: Principal, person_id: str, body: dict[str, Any], *, channel: str,
+async def file(principal: Principal, person_id: str, draft: FilingDraft, *, channel: str,
                on_behalf: str | None, filing_id: str, ctx: FilingContext) -> Filing:
     """Make a filing. It takes effect at once unless its category needs review.
 
@@ -104,12 +88,9 @@ async def file(principal: Principal, person_id: str, body: dict[str, Any], *, ch
     person = await ctx.people.get(person_id)
     if person is None:
         raise PersonNotFound(person_id)
-    try:
-        category = Category(str(body.get("category")))
-    except ValueError:
-        raise FilingInvalid("unknown category", field="category") from None
+    category = draft.category
     rule = RULES[category]
-    destination = Destination.parse(body.get("destination"))
+    destination = _destination(draft.destination)
     if destination.city_code[:4] == person.region_code[:4]:
         raise FilingInvalid("the destination is the insured region itself",
                             field="destination.city_code")
@@ -117,15 +98,15 @@ async def file(principal: Principal, person_id: str, body: dict[str, Any], *, ch
                                                           PersonType.SURVIVOR):
         raise FilingInvalid("resettled-retiree filings are for retirees", field="category")
     today = ctx.today()
-    start = _start_date(body, today, required=True)
+    start = _start_date(draft.start_date, today, required=True)
     assert start is not None
-    details = {name: _text(body, name, required=True) or "" for name in rule.required}
-    hospital = details.pop("hospital", None) or _text(body, "hospital", required=False)
-    commitment = _commitment(body, rule.commitment, ctx.config)
-    late = _late(body, today)
+    details = {name: _required_text(draft, name) for name in rule.required}
+    hospital = details.pop("hospital", None) or draft.text("hospital")
+    commitment = _commitment(draft.commitment, rule.commitment, ctx.config)
+    late = _late(draft, today)
     status = Status.EFFECTIVE
     if rule.review_without:
-        reference = _text(body, rule.review_without, required=False)
+        reference = draft.text(rule.review_without)
         if reference:
             details[rule.review_without] = reference
         else:
@@ -181,23 +162,36 @@ async def _take_stale_slot(person_id: str, filing_id: str, today: date, *,
         raise LongTermFilingExists("a long-term filing exists")
 
 
-def _commitment(body: dict[str, Any], needed: bool, config: FilingConfig) -> str | None:
-    commitment = body.get("commitment")
+def _destination(codes: tuple[str, str] | None) -> Destination:
+    if codes is None:
+        raise FilingInvalid("destination needs province_code and city_code",
+                            field="destination")
+    return Destination.of(*codes)
+
+
+def _required_text(draft: FilingDraft, name: str) -> str:
+    value = draft.text(name)
+    if value is None:
+        raise FilingInvalid(f"{name} is required for this category", field=name)
+    return value
+
+
+def _commitment(commitment: Commitment | None, needed: bool,
+                config: FilingConfig) -> str | None:
     if not needed:
         return None
-    if not isinstance(commitment, dict) or commitment.get("accepted") is not True:
+    if commitment is None or commitment.accepted is not True:
         raise FilingInvalid("read and accept the personal commitment (承诺书)",
                             field="commitment")
-    version = str(commitment.get("version") or "")
+    version = commitment.version or ""
     if version != config.commitment_version:
         raise FilingInvalid("the commitment text has changed; read it again",
                             field="commitment.version")
     return version
 
 
-def _late(body: dict[str, Any], today: date) -> bool:
-    admitted = _date(body, "admission_date", required=False)
-    discharged = _date(body, "discharge_date", required=False)
+def _late(draft: FilingDraft, today: date) -> bool:
+    admitted, discharged = draft.admission_date, draft.discharge_date
     if discharged is not None and discharged <= today:
         raise AfterDischarge("after discharge the claim is made by hand at home",
                              field="discharge_date")
@@ -212,7 +206,7 @@ async def get_filing(filing_id: str, *, ctx: FilingContext) -> Filing:
 
 
 async def move(principal: Principal, filing: Filing, event: str, expected_version: int, *,
-               body: dict[str, Any], on_behalf: str | None, ctx: FilingContext) -> Filing:
+               edit: FilingEdit, on_behalf: str | None, ctx: FilingContext) -> Filing:
     """change, cancel (person, family or agent); approve, reject (agent)."""
     today = ctx.today()
     target = check_transition(filing, event, today)
@@ -222,17 +216,17 @@ async def move(principal: Principal, filing: Filing, event: str, expected_versio
         raise Conflict("only an agent reviews a filing", current_state=filing.status.value)
     if expected_version != filing.version:
         raise PreconditionFailed("stale", current_etag=f'"v{filing.version}"')
-    updated = _apply(filing, event, target, body, ctx.config, today)
+    updated = _apply(filing, event, target, edit, ctx.config, today)
     updated.history = [*filing.history, {
         "at": ctx.clock.now().isoformat(), "event": event, "actor": principal.subject,
         "on_behalf": on_behalf, "status": target.value,
-        **({"reason": str(body.get("reason", ""))[:200]} if event == "reject" else {})}]
+        **({"reason": (edit.reason or "")[:200]} if event == "reject" else {})}]
     updated.version = filing.version + 1
     person = await ctx.people.get(filing.person_id)
     kind = {"change": FILING_CHANGED, "cancel": FILING_CANCELLED, "reject": FILING_REJECTED,
             "approve": FILING_CREATED}.get(event)
     notice = await _notice(person, updated, kind, ctx=ctx, state="生效",
-                           reason=str(body.get("reason") or "材料不全")) \
+                           reason=edit.reason or "材料不全") \
         if person and kind else None
     updated.version = await ctx.repo.step(filing, updated, ctx.notifier.derived(notice))
     if filing.long_term and target in (Status.CANCELLED, Status.REJECTED):
@@ -243,10 +237,11 @@ async def move(principal: Principal, filing: Filing, event: str, expected_versio
     return updated
 
 
-def _start_date(body: dict[str, Any], today: date, *, required: bool) -> date | None:
+def _start_date(start: date | None, today: date, *, required: bool) -> date | None:
     """A filing starts within 90 days from today, and at most a year back (a stay that
     began earlier is filed from today: it takes effect when it is made)."""
-    start = _date(body, "start_date", required=required)
+    if start is None and required:
+        raise FilingInvalid("start_date is required", field="start_date")
     if start is not None and not today - timedelta(days=365) <= start <= today + timedelta(
             days=90):
         raise FilingInvalid("a filing starts within 90 days, and at most a year back",
@@ -254,18 +249,18 @@ def _start_date(body: dict[str, Any], today: date, *, required: bool) -> date | 
     return start
 
 
-def _apply(filing: Filing, event: str, target: Status, body: dict[str, Any],
+def _apply(filing: Filing, event: str, target: Status, edit: FilingEdit,
            config: FilingConfig, today: date) -> Filing:
     updated = Filing(**{**filing.__dict__, "status": target})
     if event != "change":
         return updated
-    if "destination" in body:
-        updated.destination = Destination.parse(body["destination"])
-    start = _start_date(body, today, required=False)
+    if edit.destination is not None:
+        updated.destination = Destination.of(*edit.destination)
+    start = _start_date(edit.start_date, today, required=False)
     if start is not None:
         updated.start_date = start
         updated.end_date = end_date_for(filing.category, start, config)
-    hospital = _text(body, "hospital", required=False)
+    hospital = edit.hospital.strip() if edit.hospital else None
     if hospital:
         updated.hospital = hospital
     if updated == filing or (updated.destination == filing.destination
@@ -316,18 +311,7 @@ async def daily(*, ctx: FilingContext, today: date | None = None) -> dict[str, i
     return counts
 
 
-# -- certificate and verification -----------------------------------------------------------
-
-
-def certificate_code(filing: Filing, key: bytes) -> str:
-    """A short signed code printed on the certificate: the filing and version it vouches for."""
-    message = f"{filing.filing_id}.{filing.version}"
-    mac = hmac.new(key, message.encode(), hashlib.sha256).digest()[:12]
-    return f"{message}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
-
-
-def code_is_genuine(code: str, filing: Filing, key: bytes) -> bool:
-    return hmac.compare_digest(code, certificate_code(filing, key))
+# -- verification and settlements ----------------------------------------------------------
 
 
 async def verify_coverage(*, institution: str, id_number: str, province: str, city: str,

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from common.clock import SHANGHAI
-from common.errors import DomainError, RateLimited
+from common.errors import DomainError, NotFound, RateLimited, ValidationFailed
 
 
 class Channel(StrEnum):
@@ -190,6 +190,10 @@ def attempt_key(message_id: str, number: int) -> str:
     return f"{message_id}:try{number}"
 
 
+class MessageNotFound(NotFound):
+    code = "MESSAGE_NOT_FOUND"
+
+
 class SmsNotSent(DomainError):
     """An immediate SMS (a login code) could not be sent now."""
 
@@ -202,3 +206,7 @@ class InvalidPhone(DomainError):
 
 class SmsRateLimited(RateLimited):
     code = "SMS_RATE_LIMITED"
+
+
+class UnknownTemplate(ValidationFailed):
+    code = "UNKNOWN_TEMPLATE"

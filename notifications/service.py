@@ -15,6 +15,7 @@ from common.versioning import Derived
 from notifications.model import (
     Channel,
     InvalidPhone,
+    MessageNotFound,
     OutboxMessage,
     Outcome,
     QuietHours,
@@ -164,3 +165,22 @@ async def send_login_code(phone: str, code: str, *, sms: SmsSender,
     if result.outcome is Outcome.PERMANENT:
         raise InvalidPhone(result.code, field="phone")
     raise SmsNotSent(result.code)
+
+
+# -- the in-app inbox ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxContext:
+    outbox: OutboxRepository
+    clock: Clock
+
+
+async def inbox_of(person_id: str | None, *, ctx: InboxContext) -> list[OutboxMessage]:
+    """A person's own messages, newest first (an account not yet bound has none)."""
+    return await ctx.outbox.inbox(person_id) if person_id else []
+
+
+async def mark_read(person_id: str | None, message_id: str, *, ctx: InboxContext) -> None:
+    if not (person_id and await ctx.outbox.mark_read(message_id, person_id, ctx.clock.now())):
+        raise MessageNotFound(message_id)  # not theirs, or no such message: the same

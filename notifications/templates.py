@@ -17,10 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.errors import ValidationFailed
-
-
-class UnknownTemplate(ValidationFailed):
-    code = "UNKNOWN_TEMPLATE"
+from notifications.model import UnknownTemplate
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,14 @@ retention; readable; withdrawing deletes the template; refusing changes nothing 
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from auth.model import Principal, Role
 from common.errors import ValidationFailed
+from pension_cert.check_model import Consent, ConsentEntry
 from pension_cert.context import (
     CONSENT_PURPOSE,
     NOTICE_VERSION,
-    OTHER_ROUTES,
     TEMPLATE_RETENTION_TEXT,
     CertContext,
     pensioner,
@@ -23,7 +23,7 @@ DECISIONS = {"give": "given", "refuse": "refused", "withdraw": "withdrawn"}
 async def record_consent(principal: Principal, person_id: str, decision: str, *,
                          ctx: CertContext, notice_version: str = NOTICE_VERSION,
                          paper_reference: str | None = None,
-                         reason: str | None = None) -> dict[str, Any]:
+                         reason: str | None = None) -> ConsentEntry:
     """give / refuse / withdraw. Withdrawing deletes the template; refusing changes nothing
     else. Consent is the person's own act: they give it themselves, or sign it on paper
     and an agent records the scanned paper's reference and why (audited). Nobody else,
@@ -34,19 +34,20 @@ async def record_consent(principal: Principal, person_id: str, decision: str, *,
     await pensioner(person_id, ctx=ctx)
     now = ctx.clock.now()
     status = DECISIONS[decision]
-    entry = {"status": status, "at": now, "notice_version": notice_version,
-             "purpose": CONSENT_PURPOSE, "retention": TEMPLATE_RETENTION_TEXT,
-             "actor": principal.subject, "channel": channel}
-    if channel == "paper":
-        entry.update(paper_reference=paper_reference, reason=reason)
+    on_paper = channel == "paper"
+    entry = ConsentEntry(status=status, at=now, notice_version=notice_version,
+                         purpose=CONSENT_PURPOSE, retention=TEMPLATE_RETENTION_TEXT,
+                         actor=principal.subject, channel=channel,
+                         paper_reference=paper_reference if on_paper else None,
+                         reason=reason if on_paper else None)
     await ctx.repo.record_consent(person_id, entry)
     if decision == "withdraw":
         await ctx.repo.delete_template(person_id, now)
     await ctx.audit.record(actor=principal.subject, action=f"consent.{decision}",
                            object=person_id, outcome=status, channel=channel,
                            **({"paper_reference": paper_reference, "reason": reason}
-                              if channel == "paper" else {}))
-    return {**entry, "other_routes": OTHER_ROUTES}
+                              if on_paper else {}))
+    return entry
 
 
 def _consent_channel(principal: Principal, person_id: str, paper_reference: str | None,
@@ -63,9 +64,18 @@ def _consent_channel(principal: Principal, person_id: str, paper_reference: str 
     raise ConsentIsPersonal("only the person consents to a face check")
 
 
-async def consent_of(person_id: str, *, ctx: CertContext) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ConsentView:
+    """What a person (or their agent) sees of their consent."""
+
+    consent: Consent | None
+    has_reference: bool
+
+    @property
+    def status(self) -> str:
+        return self.consent.latest.status if self.consent else "none"
+
+
+async def consent_of(person_id: str, *, ctx: CertContext) -> ConsentView:
     consent = await ctx.repo.consent(person_id)
-    template = await ctx.repo.template(person_id)
-    return {"status": (consent or {}).get("status", "none"),
-            "notice_version": (consent or {}).get("notice_version"),
-            "history": (consent or {}).get("history", []), "has_reference": template is not None}
+    return ConsentView(consent, has_reference=await ctx.repo.template(person_id) is not None)

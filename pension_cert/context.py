@@ -8,15 +8,15 @@ from datetime import date, datetime, timedelta
 
 from common.audit import AuditLog
 from common.clock import SHANGHAI, Clock, local_date
-from common.errors import NotFound
 from common.guard import Guard
 from common.ratelimit import RateLimiter, RateRule
 from notifications.service import Notifier
 from pension_cert.face import FaceCheckConfig
 from pension_cert.model import DEFAULT_CYCLE_RULES, CycleRule, NotAPensioner
+from pension_cert.payroll_repository import PayrollRepository
 from pension_cert.pool import FacePool
 from pension_cert.repository import CertRepository
-from people.model import Person
+from people.model import Person, PersonNotFound
 from people.repository import PeopleRepository
 
 NOTICE_VERSION = "2026-01"
@@ -56,6 +56,7 @@ class CertContext:
     audit: AuditLog
     pool: FacePool
     template_key: bytes
+    payroll: PayrollRepository
     config: CertConfig = field(default_factory=CertConfig)
     rng: random.Random = field(default_factory=random.SystemRandom)
 
@@ -79,7 +80,7 @@ async def pensioner(person_id: str, *, ctx: CertContext) -> Person:
     """The registry person, who must draw a pension to certify."""
     person = await ctx.people.get(person_id)
     if person is None:
-        raise NotFound(person_id)
+        raise PersonNotFound(person_id)
     if not person.is_pensioner:
         raise NotAPensioner("only pension recipients certify")
     return person

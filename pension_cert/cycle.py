@@ -16,6 +16,7 @@ from typing import Any
 from auth.model import Principal
 from common.errors import PreconditionFailed, ValidationFailed
 from notifications.templates import CERT_DONE, CERT_DUE_SOON, CERT_OVERDUE
+from pension_cert.check_model import Attempt
 from pension_cert.context import CertContext, pensioner
 from pension_cert.model import (
     BLOCKED_FOR_DEATH,
@@ -25,12 +26,13 @@ from pension_cert.model import (
     CertStatus,
     Channel,
     Month,
+    ReviewCase,
     cycle_months,
     first_suspended_month,
     new_retiree_deadline,
     valid_through,
 )
-from pension_cert.repository import ReviewCase, case_id_for
+from pension_cert.repository import case_id_for
 from people.model import Person
 
 REMINDER_LOOKAHEAD = timedelta(days=30)
@@ -58,12 +60,10 @@ async def current_state(person: Person, ctx: CertContext, day: date) -> CertStat
 
 
 async def status_of(person_id: str, *, ctx: CertContext
-                    ) -> tuple[CertState | None, list[dict[str, Any]]]:
+                    ) -> tuple[CertState | None, list[Attempt]]:
     """The person's state and their last face-check attempts (never a score)."""
     attempts = await ctx.repo.attempts_of(person_id, limit=20)
-    return await ctx.repo.state(person_id), [
-        {"at": a["at"], "channel": a["channel"], "result": a["result"], "reason": a["reason"]}
-        for a in attempts]
+    return await ctx.repo.state(person_id), attempts
 
 
 # -- certifying ------------------------------------------------------------------------------

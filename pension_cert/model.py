@@ -9,11 +9,12 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from auth.model import Forbidden
-from common.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from common.errors import Conflict, DomainError, NotFound, RateLimited, ValidationFailed
 from people.model import Person, PersonType, PrisonPeriod
 
 
@@ -292,6 +293,16 @@ def payment_status(person: Person, state: CertState | None, today: date) -> Paym
     return state.payment_status(today) if state is not None else PaymentStatus.PAYING
 
 
+# Why a face check did not pass; answered as ``FACE_<reason>`` with a Chinese sentence
+# saying what to do next, never with a score.
+FACE_REASONS = (
+    "BAD_FRAME", "NO_FACE", "MULTIPLE_FACES", "FACE_TOO_SMALL", "TOO_DARK", "TOO_BLURRY",
+    "STILL_PHOTO", "BLINK_NOT_DETECTED", "OPEN_MOUTH_NOT_DETECTED", "TURN_LEFT_NOT_DETECTED",
+    "TURN_RIGHT_NOT_DETECTED", "WRONG_ORDER", "IDENTITY_CHANGED", "FACE_MISMATCH", "REPLAYED",
+    "NO_REFERENCE_PHOTO",
+)
+
+
 # -- errors --------------------------------------------------------------------------------
 
 
@@ -357,3 +368,26 @@ class FaceCheckIsSelfService(Forbidden):
     """Agents certify in person; they never start a self-service face check."""
 
     code = "FACE_CHECK_IS_SELF_SERVICE"
+
+
+@dataclass(frozen=True)
+class ReviewCase:
+    """A certification an agent must look at: a face closer to another pensioner's, or
+    proof of life after a recorded death."""
+
+    case_id: str
+    person_id: str
+    region_code: str
+    status: str
+    opened_at: datetime
+    day: str
+    channel: str
+    suspicion: dict[str, Any]
+    previous_status: str
+
+
+class FacePoolBusy(DomainError):
+    code = "FACE_SERVICE_BUSY"
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__("face pool queue is full", retry_after=retry_after)

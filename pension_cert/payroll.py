@@ -8,6 +8,7 @@ and prints the stored lines: the same bytes every time.
 
 from __future__ import annotations
 
+from auth.model import Principal
 from common.errors import NotFound, ValidationFailed
 from pension_cert.context import CertContext
 from pension_cert.model import Month, PaymentStatus, payment_status
@@ -20,20 +21,19 @@ PAYROLL_COLUMNS = ("person_id", "month", "status", "monthly_fen", "regular_fen",
 
 async def run_payroll(month: Month, *, ctx: CertContext) -> list[PayrollLine]:
     """Decide ``month`` for every pensioner not decided yet; return the month's lines."""
-    run = await ctx.repo.run_of(month)
+    run = await ctx.payroll.run_of(month)
     if run is None and month > Month.of(ctx.today()).next():
         raise ValidationFailed("a payroll month can be run at most one month ahead",
                                field="month")
-    if run is None and await ctx.repo.run_after_exists(month):
+    if run is None and await ctx.payroll.run_after_exists(month):
         raise ValidationFailed("a later month has been run already; months run in order",
                                field="month")
-    if run is None or run.get("finished_at") is None:
-        previous = await ctx.repo.last_run_before(month)
-        run = await ctx.repo.start_run(month, previous, ctx.clock.now())
-        lines = await _decide(month, Month.parse(run["previous"]) if run["previous"] else None,
-                              ctx=ctx)
-        await ctx.repo.finish_run(month, lines, ctx.clock.now())
-    return await ctx.repo.lines_of(month)
+    if run is None or not run.finished:
+        previous = await ctx.payroll.last_run_before(month)
+        run = await ctx.payroll.start_run(month, previous, ctx.clock.now())
+        lines = await _decide(month, run.previous, ctx=ctx)
+        await ctx.payroll.finish_run(month, lines, ctx.clock.now())
+    return await ctx.payroll.lines_of(month)
 
 
 async def _decide(month: Month, previous: Month | None, *, ctx: CertContext) -> int:
@@ -41,8 +41,8 @@ async def _decide(month: Month, previous: Month | None, *, ctx: CertContext) -> 
     async for states in ctx.repo.all_states():
         ids = [s.person_id for s in states]
         people = await ctx.people.many(ids)
-        decided = await ctx.repo.line_ids(ids, month)
-        before = await ctx.repo.line_ids(ids, previous) if previous else {}
+        decided = await ctx.payroll.lines_for(ids, month)
+        before = await ctx.payroll.lines_for(ids, previous) if previous else {}
         lines = []
         for state in states:
             person = people.get(state.person_id)
@@ -52,7 +52,7 @@ async def _decide(month: Month, previous: Month | None, *, ctx: CertContext) -> 
             if state.person_id not in decided:
                 owed = before[state.person_id].owed if state.person_id in before else ()
                 lines.append(payroll_line(person, state, month, owed))
-        await ctx.repo.add_lines(lines)
+        await ctx.payroll.add_lines(lines)
     return total
 
 
@@ -83,3 +83,14 @@ async def person_payment(person_id: str, *, ctx: CertContext) -> tuple[Person, P
     if person is None:
         raise NotFound(person_id)
     return person, payment_status(person, await ctx.repo.state(person_id), ctx.today())
+
+
+async def person_record(viewer: Principal, person_id: str, *, on_behalf: str | None,
+                        client_ip: str, ctx: CertContext) -> tuple[Person, PaymentStatus]:
+    """A person's basic record for whoever may see it; every look-up by someone other
+    than the person (an agent, family) is audited."""
+    person, status = await person_payment(person_id, ctx=ctx)
+    if viewer.person_id != person_id:
+        await ctx.audit.record(actor=viewer.subject, action="person.read", object=person_id,
+                               outcome="ok", client_ip=client_ip, on_behalf_of=on_behalf)
+    return person, status

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from pension_cert.model import BLOCKED_FOR_DEATH, CertState, CertStatus, Month, in_prison
 from people.model import Person
@@ -53,6 +54,21 @@ class PayrollLine:
     @property
     def total_fen(self) -> int:
         return self.regular_fen + self.backpay_fen
+
+
+@dataclass(frozen=True)
+class PayrollRun:
+    """A month's run: started once, finished once every pensioner has a line."""
+
+    month: Month
+    started_at: datetime
+    previous: Month | None  # the month run before this one: what was still owed then
+    finished_at: datetime | None = None
+    lines: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
 
 
 def payroll_line(person: Person, state: CertState, month: Month,

@@ -15,17 +15,10 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
-from common.errors import DomainError
+from pension_cert.model import FacePoolBusy
 
 T = TypeVar("T")
 _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-class FacePoolBusy(DomainError):
-    code = "FACE_SERVICE_BUSY"
-
-    def __init__(self, retry_after: int = 5) -> None:
-        super().__init__("face pool queue is full", retry_after=retry_after)
 
 
 def _warm_up() -> None:

@@ -1,5 +1,6 @@
 """Storage for certification: consent, sealed templates (kept apart from identity data),
-challenges, attempts, per-person state, payroll lines, signals and review cases.
+challenges, attempts, per-person state, signals and review cases (the payroll has its
+own repository).
 
 Collections are private; documents never leave this module. Every change of a
 person's state goes through a version step, and what it derives (a review case, a
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
@@ -21,8 +22,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from common.clock import as_utc
 from common.mongo import Collection, Database, Document, IndexSpec, delete_expired, insert_once
 from common.versioning import Derived, Stepper
-from pension_cert.model import CertState, CertStatus, Month
-from pension_cert.payroll_model import Owed, PayrollLine
+from pension_cert.check_model import Attempt, Challenge, Consent, ConsentEntry
+from pension_cert.model import CertState, CertStatus, Month, ReviewCase
 
 CONSENTS = "face_consents"
 TEMPLATES = "face_templates"
@@ -30,8 +31,6 @@ TEMPLATE_CHANGES = "face_template_changes"
 CHALLENGES = "cert_challenges"
 ATTEMPTS = "cert_attempts"
 STATES = "cert_states"
-PAYROLL = "payroll_lines"
-PAYROLL_RUNS = "payroll_runs"
 SIGNALS = "cert_signals"
 CASES = "review_cases"
 FRAME_DIGESTS = "frame_digests"
@@ -40,25 +39,10 @@ INDEXES = [
     IndexSpec(TEMPLATES, [("region_code", 1)], name="region"),
     IndexSpec(ATTEMPTS, [("person_id", 1), ("at", -1)], name="person_at"),
     IndexSpec(STATES, [("valid_through", 1)], name="valid_through"),
-    IndexSpec(PAYROLL, [("month", 1), ("person_id", 1)], name="month_person"),
-    IndexSpec(PAYROLL, [("person_id", 1), ("month", -1)], name="person_month"),
     IndexSpec(CASES, [("status", 1), ("region_code", 1)], name="status_region"),
     IndexSpec(CHALLENGES, [("expires_at", 1)], name="expires_at", ttl=True),
     IndexSpec(FRAME_DIGESTS, [("expires_at", 1)], name="expires_at", ttl=True),
 ]
-
-
-@dataclass(frozen=True)
-class ReviewCase:
-    case_id: str
-    person_id: str
-    region_code: str
-    status: str
-    opened_at: datetime
-    day: str
-    channel: str
-    suspicion: dict[str, Any]
-    previous_status: str
 
 
 class CertRepository:
@@ -70,29 +54,29 @@ class CertRepository:
         self._challenges: Collection = db[CHALLENGES]
         self._attempts: Collection = db[ATTEMPTS]
         self._states: Collection = db[STATES]
-        self._payroll: Collection = db[PAYROLL]
-        self._runs: Collection = db[PAYROLL_RUNS]
         self._signals: Collection = db[SIGNALS]
         self._cases: Collection = db[CASES]
         self._frame_digests: Collection = db[FRAME_DIGESTS]
 
     # -- consent ---------------------------------------------------------------------
 
-    async def consent(self, person_id: str) -> Document | None:
+    async def consent(self, person_id: str) -> Consent | None:
         doc = await self._consents.find_one({"_id": person_id})
-        if doc:
-            doc.pop("_id")
-        return doc
+        if not doc:
+            return None
+        history = tuple(_consent_entry(entry) for entry in doc.get("history") or ())
+        return Consent(latest=_consent_entry(doc), history=history)
 
     async def consented(self, person_ids: list[str]) -> set[str]:
         """Which of these people have given (and not withdrawn) face consent: one query."""
         cursor = self._consents.find({"_id": {"$in": person_ids}, "status": "given"}, {"_id": 1})
         return {doc["_id"] async for doc in cursor}
 
-    async def record_consent(self, person_id: str, entry: dict[str, Any]) -> None:
+    async def record_consent(self, person_id: str, entry: ConsentEntry) -> None:
+        fields = asdict(entry)
         await self._consents.update_one(
             {"_id": person_id},
-            {"$set": dict(entry), "$push": {"history": entry}},
+            {"$set": fields, "$push": {"history": fields}},
             upsert=True,
         )
 
@@ -149,11 +133,20 @@ class CertRepository:
 
     # -- challenges, replay digests and attempts ------------------------------------------
 
-    async def save_challenge(self, challenge: dict[str, Any]) -> None:
-        await self._challenges.insert_one(challenge)
+    async def save_challenge(self, challenge: Challenge) -> None:
+        fields = asdict(challenge)
+        await self._challenges.insert_one({"_id": fields.pop("challenge_id"), **fields,
+                                           "actions": list(challenge.actions)})
 
-    async def challenge(self, challenge_id: str) -> Document | None:
-        return await self._challenges.find_one({"_id": challenge_id})
+    async def challenge(self, challenge_id: str) -> Challenge | None:
+        doc = await self._challenges.find_one({"_id": challenge_id})
+        if doc is None:
+            return None
+        return Challenge(
+            challenge_id=doc["_id"], person_id=doc["person_id"], account_id=doc["account_id"],
+            session_id=doc.get("session_id"), on_behalf=doc.get("on_behalf"),
+            nonce_hash=doc["nonce_hash"], actions=tuple(doc["actions"]),
+            created_at=as_utc(doc["created_at"]), expires_at=as_utc(doc["expires_at"]))
 
     async def claim_frames(self, digests: list[str], challenge_id: str, now: datetime,
                            keep_until: datetime) -> bool:
@@ -171,13 +164,16 @@ class CertRepository:
         """Tests only: each test is its own recording session."""
         await self._frame_digests.delete_many({})
 
-    async def log_attempt(self, entry: dict[str, Any]) -> None:
-        await self._attempts.insert_one({"_id": uuid.uuid4().hex, **entry})
+    async def log_attempt(self, attempt: Attempt) -> None:
+        await self._attempts.insert_one({"_id": uuid.uuid4().hex, **asdict(attempt),
+                                         "actions": list(attempt.actions)})
 
-    async def attempts_of(self, person_id: str, limit: int = 50) -> list[Document]:
+    async def attempts_of(self, person_id: str, limit: int = 50) -> list[Attempt]:
         cursor = self._attempts.find({"person_id": person_id}, {"_id": 0}).sort(
             "at", -1).limit(limit)
-        return [doc async for doc in cursor]
+        return [Attempt(**{**doc, "at": as_utc(doc["at"]),
+                           "actions": tuple(doc.get("actions") or ())})
+                async for doc in cursor]
 
     async def sweep_expired(self, now: datetime) -> int:
         return (await delete_expired(self._challenges, now)
@@ -212,53 +208,6 @@ class CertRepository:
         async for chunk in _batches(self._states.find({}).sort("_id", 1), batch):
             yield [_state(doc) for doc in chunk]
 
-    # -- payroll ---------------------------------------------------------------------
-
-    async def run_of(self, month: Month) -> Document | None:
-        return await self._runs.find_one({"_id": str(month)})
-
-    async def start_run(self, month: Month, previous: Month | None, now: datetime) -> Document:
-        """The month's run record; the first caller creates it, later callers read it."""
-        await insert_once(self._runs, {"_id": str(month), "started_at": now,
-                                       "previous": str(previous) if previous else None,
-                                       "finished_at": None})
-        found = await self._runs.find_one({"_id": str(month)})
-        assert found is not None
-        return found
-
-    async def finish_run(self, month: Month, lines: int, now: datetime) -> None:
-        await self._runs.update_one({"_id": str(month)},
-                                    {"$set": {"finished_at": now, "lines": lines}})
-
-    async def run_after_exists(self, month: Month) -> bool:
-        return await self._runs.find_one({"_id": {"$gt": str(month)}}) is not None
-
-    async def last_run_before(self, month: Month) -> Month | None:
-        doc = await self._runs.find_one({"_id": {"$lt": str(month)}}, sort=[("_id", -1)])
-        return Month.parse(doc["_id"]) if doc else None
-
-    async def add_lines(self, lines: Sequence[PayrollLine]) -> None:
-        """Insert a month's lines; a line already there (an earlier run) is kept as it was."""
-        if not lines:
-            return
-        try:
-            await self._payroll.insert_many([_line_doc(line) for line in lines], ordered=False)
-        except BulkWriteError as error:
-            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
-                raise
-
-    async def lines_of(self, month: Month) -> list[PayrollLine]:
-        cursor = self._payroll.find({"month": str(month)}).sort("person_id", 1)
-        return [_line(doc) async for doc in cursor]
-
-    async def line_ids(self, person_ids: Sequence[str], month: Month) -> dict[str, PayrollLine]:
-        cursor = self._payroll.find({"_id": {"$in": [line_id(p, month) for p in person_ids]}})
-        return {doc["person_id"]: _line(doc) async for doc in cursor}
-
-    async def lines_of_person(self, person_id: str, limit: int = 120) -> list[PayrollLine]:
-        cursor = self._payroll.find({"person_id": person_id}).sort("month", -1).limit(limit)
-        return [_line(doc) async for doc in cursor]
-
     # -- signals and cases ---------------------------------------------------------------
 
     async def claim_signal(self, source: str, record_id: str, doc: dict[str, Any]) -> bool:
@@ -284,10 +233,6 @@ class CertRepository:
 def case_id_for(person_id: str, version: int) -> str:
     """A review case opened by a step is named by that step."""
     return "RC" + hashlib.sha256(f"{person_id}:v{version}".encode()).hexdigest()[:16]
-
-
-def line_id(person_id: str, month: Month) -> str:
-    return f"payroll:{person_id}:{month}"
 
 
 async def _batches(cursor: Any, size: int) -> AsyncIterator[list[Document]]:
@@ -352,31 +297,12 @@ def _state(doc: Document) -> CertState:
     )
 
 
-def _line_doc(line: PayrollLine) -> Document:
-    return {
-        "_id": line_id(line.person_id, line.month), "person_id": line.person_id,
-        "month": str(line.month), "status": line.status, "monthly_fen": line.monthly_fen,
-        "region_code": line.region_code, "regular_fen": line.regular_fen,
-        "backpay_months": [str(m) for m in line.backpay_months],
-        "backpay_fen": line.backpay_fen,
-        "excluded_prison_months": [str(m) for m in line.excluded_prison_months],
-        "owed": [{"month": str(o.month), "fen": o.fen} for o in line.owed],
-        "reason": line.reason, "total_fen": line.total_fen,
-    }
-
-
-def _line(doc: Document) -> PayrollLine:
-    return PayrollLine(
-        person_id=doc["person_id"], month=Month.parse(doc["month"]), status=doc["status"],
-        monthly_fen=int(doc["monthly_fen"]), region_code=doc.get("region_code", ""),
-        regular_fen=int(doc["regular_fen"]),
-        backpay_months=tuple(Month.parse(m) for m in doc.get("backpay_months") or ()),
-        backpay_fen=int(doc["backpay_fen"]),
-        excluded_prison_months=tuple(Month.parse(m)
-                                     for m in doc.get("excluded_prison_months") or ()),
-        owed=tuple(Owed(Month.parse(o["month"]), int(o["fen"])) for o in doc.get("owed") or ()),
-        reason=dict(doc.get("reason") or {}),
-    )
+def _consent_entry(doc: Document) -> ConsentEntry:
+    return ConsentEntry(
+        status=doc["status"], at=as_utc(doc["at"]), notice_version=doc["notice_version"],
+        purpose=doc.get("purpose", ""), retention=doc.get("retention", ""),
+        actor=doc.get("actor", ""), channel=doc.get("channel", "self"),
+        paper_reference=doc.get("paper_reference"), reason=doc.get("reason"))
 
 
 def _case_doc(case: ReviewCase) -> Document:

@@ -16,8 +16,7 @@ from common.errors import ValidationFailed
 from common.versioning import STEP_LEASE
 from pension_cert.context import CertContext, pensioner
 from pension_cert.cycle import apply_certification, block_for_fraud, event_entry, lift_death
-from pension_cert.model import CaseAlreadyDecided, CaseNotFound, CertState
-from pension_cert.repository import ReviewCase
+from pension_cert.model import CaseAlreadyDecided, CaseNotFound, CertState, ReviewCase
 
 LIFE_AFTER_DEATH = "life_after_death"
 # What an agent may decide, by the kind of suspicion.

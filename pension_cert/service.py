@@ -7,7 +7,7 @@ decisions), signals (passive certification) and payroll (the monthly run).
 
 from __future__ import annotations
 
-from pension_cert.consent import consent_of, record_consent
+from pension_cert.consent import ConsentView, consent_of, record_consent
 from pension_cert.context import (
     NOTICE_VERSION,
     OTHER_ROUTES,
@@ -47,19 +47,56 @@ from pension_cert.model import (
     NotAPensioner,
     PhotoRejected,
 )
-from pension_cert.payroll import payroll_rows, person_payment, run_payroll
+from pension_cert.payroll import payroll_rows, person_payment, person_record, run_payroll
 from pension_cert.review import decide_case, open_cases
-from pension_cert.signals import SIGNAL_KINDS, ingest_signal
+from pension_cert.signals import SIGNAL_KINDS, ingest_signal, ingest_signal_for
 
 __all__ = [
-    "NOTICE_VERSION", "OTHER_ROUTES", "PHOTO_SUFFIXES", "SIGNAL_KINDS",
-    "AttemptsExhausted", "CaseAlreadyDecided", "CaseNotFound", "CertConfig", "CertContext",
-    "CertificationBlocked", "ChallengeNotFound", "Channel", "CheckResult", "ConsentIsPersonal",
-    "ConsentRequired", "FaceCheckIsSelfService",
-    "FramesInvalid", "NoReference", "NonceExpired", "NonceRefused", "NonceUsed",
-    "NotAPensioner", "PhotoRejected", "RegionIndex", "agent_certify", "certify",
-    "consent_of", "decide_case", "enroll_reference", "fraud_suspicion", "import_photos",
-    "ingest_signal", "open_cases", "payroll_rows", "person_payment", "purge_expired_templates",
-    "record_consent", "region_index", "register_new_retiree", "run_cycle", "run_payroll",
-    "start_challenge", "status_of", "submit_frames",
+    "NOTICE_VERSION",
+    "OTHER_ROUTES",
+    "PHOTO_SUFFIXES",
+    "SIGNAL_KINDS",
+    "AttemptsExhausted",
+    "CaseAlreadyDecided",
+    "CaseNotFound",
+    "CertConfig",
+    "CertContext",
+    "CertificationBlocked",
+    "ChallengeNotFound",
+    "Channel",
+    "CheckResult",
+    "ConsentIsPersonal",
+    "ConsentRequired",
+    "ConsentView",
+    "FaceCheckIsSelfService",
+    "FramesInvalid",
+    "NoReference",
+    "NonceExpired",
+    "NonceRefused",
+    "NonceUsed",
+    "NotAPensioner",
+    "PhotoRejected",
+    "RegionIndex",
+    "agent_certify",
+    "certify",
+    "consent_of",
+    "decide_case",
+    "enroll_reference",
+    "fraud_suspicion",
+    "import_photos",
+    "ingest_signal",
+    "ingest_signal_for",
+    "open_cases",
+    "payroll_rows",
+    "person_payment",
+    "person_record",
+    "purge_expired_templates",
+    "record_consent",
+    "region_index",
+    "register_new_retiree",
+    "run_cycle",
+    "run_payroll",
+    "start_challenge",
+    "status_of",
+    "submit_frames",
 ]

@@ -15,6 +15,7 @@ from pension_cert.context import CertContext, pensioner
 from pension_cert.cycle import certify, event_entry, hold_for_review, record_death
 from pension_cert.model import CertStatus, Channel
 from pension_cert.review import LIFE_AFTER_DEATH
+from people.model import PersonNotFound
 
 SIGNAL_MAX_AGE = timedelta(days=366)
 SIGNAL_KINDS = ("medical_settlement", "card_use", "bank", "civil_affairs", "police", "death")
@@ -53,3 +54,13 @@ async def ingest_signal(*, source: str, record_id: str, person_id: str, kind: st
     await certify(person_id, day, Channel.PASSIVE, actor=f"signal:{source}", on_behalf=None,
                   ctx=ctx, note=f"{kind} {record_id}")
     return "certified"
+
+
+async def ingest_signal_for(*, source: str, record_id: str, id_number: str, kind: str,
+                            day: date, ctx: CertContext) -> str:
+    """A signal naming the person by ID number, as feeds do."""
+    person = await ctx.people.find_by_id_number(id_number)
+    if person is None:
+        raise PersonNotFound(id_number)
+    return await ingest_signal(source=source, record_id=record_id, person_id=person.person_id,
+                               kind=kind, day=day, ctx=ctx)

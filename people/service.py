@@ -137,16 +137,29 @@ async def _hand_over(batch: list[tuple[int, RegistryRow]], outcome: UpsertOutcom
             report.rejected.append(RejectedRow(line, error.detail or error.code, "death_date"))
 
 
-async def feed_person(raw: Mapping[str, str], *, people: PeopleRepository, clock: Clock,
-                      hooks: RegistryHooks, source: str) -> tuple[Person, str]:
+@dataclass(frozen=True)
+class RegistryContext:
+    people: PeopleRepository
+    clock: Clock
+    hooks: RegistryHooks
+
+
+async def feed_person(raw: Mapping[str, str], *, source: str,
+                      ctx: RegistryContext) -> tuple[Person, str]:
     """One person from a registry feed: the same fields and rules as an import row."""
-    row = parse_registry_row(raw, local_date(clock.now()))
-    person, outcome, became = await people.upsert(row.details)
+    row = parse_registry_row(raw, local_date(ctx.clock.now()))
+    person, outcome, became = await ctx.people.upsert(row.details)
     if became:
-        await hooks.new_pensioner(person, row.first_payment)
+        await ctx.hooks.new_pensioner(person, row.first_payment)
     if row.reported_death is not None:
-        await hooks.death_reported(person, row.reported_death, source)
+        await ctx.hooks.death_reported(person, row.reported_death, source)
     return person, outcome
+
+
+async def verify_insured(id_number: str, name: str, *, ctx: RegistryContext) -> Person | None:
+    """For institutions: the insured person with this ID number and name, if any."""
+    person = await ctx.people.find_by_id_number(id_number.strip().upper())
+    return person if person is not None and person.name == name.strip() else None
 
 
 def missing_columns(header: Iterable[str]) -> list[str]:

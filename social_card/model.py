@@ -11,7 +11,7 @@ from typing import Any
 
 import holidays
 
-from common.errors import Conflict, NotFound, ValidationFailed
+from common.errors import Conflict, DomainError, NotFound, ValidationFailed
 
 
 class CardStatus(StrEnum):
@@ -95,6 +95,34 @@ class RenewalNotDue(Conflict):
 
 class CardInvalid(ValidationFailed):
     code = "CARD_INVALID"
+
+
+class ECodeRefused(Conflict):
+    code = "ECODE_REFUSED"
+
+
+class ECodeConfirmationNeeded(Conflict):
+    code = "ECODE_SMS_CONFIRMATION_REQUIRED"
+
+
+class ECodeInvalid(DomainError):
+    code = "ECODE_INVALID"
+
+
+class ECodeUsed(Conflict):
+    code = "ECODE_USED"
+
+
+@dataclass(frozen=True)
+class EventRequest:
+    """What an event needs beyond its name, already well-typed: which functions (social
+    security, bank), the identity questions a 12333 caller answered, and where a
+    replacement goes (a service point, or an address)."""
+
+    functions: frozenset[str] = frozenset({"ss", "bank"})
+    verified_by: tuple[str, ...] = ()
+    service_point_id: str | None = None
+    address: str | None = None
 
 
 @dataclass

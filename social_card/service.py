@@ -18,11 +18,11 @@ from auth.model import Principal, Role
 from auth.tokens import TokenRejected, TokenService
 from common.audit import AuditLog
 from common.clock import Clock, local_date
-from common.errors import Conflict, DomainError, PreconditionFailed, ValidationFailed
+from common.errors import PreconditionFailed, ValidationFailed
 from common.guard import Guard
 from common.masking import mask_card_number, mask_name
 from common.versioning import Derived
-from notifications.service import Notifier, SmsSender
+from notifications.service import Notifier
 from notifications.templates import CARD_CHANGED
 from pension_cert import service as pension
 from people.model import Person, PersonNotFound
@@ -35,7 +35,12 @@ from social_card.model import (
     CardInvalid,
     CardNotFound,
     CardStatus,
+    ECodeConfirmationNeeded,
+    ECodeInvalid,
+    ECodeRefused,
+    ECodeUsed,
     Event,
+    EventRequest,
     RenewalNotDue,
     Step,
     in_renewal_window,
@@ -60,22 +65,6 @@ _CHANGE_TEXT = {
 }
 
 
-class ECodeRefused(Conflict):
-    code = "ECODE_REFUSED"
-
-
-class ECodeConfirmationNeeded(Conflict):
-    code = "ECODE_SMS_CONFIRMATION_REQUIRED"
-
-
-class ECodeInvalid(DomainError):
-    code = "ECODE_INVALID"
-
-
-class ECodeUsed(Conflict):
-    code = "ECODE_USED"
-
-
 @dataclass
 class CardContext:
     repo: CardRepository
@@ -86,7 +75,6 @@ class CardContext:
     audit: AuditLog
     tokens: TokenService
     auth: auth_service.AuthContext
-    sms: SmsSender
     cert: pension.CertContext
     config: CardConfig = field(default_factory=CardConfig)
 
@@ -98,7 +86,7 @@ AGENT_ONLY = {Event.ACTIVATE, Event.CANCEL}
 
 
 async def apply_event(principal: Principal, card: Card, event_name: str, *,
-                      body: dict[str, Any], on_behalf: str | None, ctx: CardContext) -> Card:
+                      request: EventRequest, on_behalf: str | None, ctx: CardContext) -> Card:
     try:
         event = Event(event_name)
     except ValueError:
@@ -107,7 +95,7 @@ async def apply_event(principal: Principal, card: Card, event_name: str, *,
     if event in AGENT_ONLY and not agent:
         raise CardInvalid("this is done at a service point", field="event")
     today = ctx.today()
-    functions = _functions(body)
+    functions = _functions(request)
     current = card.status_on(today, ctx.config)
     updated = Card(**{**card.__dict__, "status": current, "history": list(card.history)})
     if "ss" in functions:
@@ -121,18 +109,18 @@ async def apply_event(principal: Principal, card: Card, event_name: str, *,
     if event is Event.TEMP_LOSS:
         updated.temp_loss_on = today
         if agent:
-            _require_identity_questions(body)
+            _require_identity_questions(request)
     derived: list[Derived] = []
     if event in (Event.REPLACE, Event.RENEW):
         # The new card is written by the step that ends the old one, named by that step.
-        replacement = _new_card(card, _delivery(body), ctx=ctx)
+        replacement = _new_card(card, _delivery(request), ctx=ctx)
         updated.replaced_by = replacement.card_id
         derived.append(ctx.repo.derived_card(replacement))
     entry = {"at": ctx.clock.now().isoformat(), "event": event.value, "actor": principal.subject,
              "on_behalf": on_behalf, "functions": sorted(functions),
              "status": updated.status.value, "bank_status": updated.bank_status.value}
     if agent and event is Event.TEMP_LOSS:
-        entry["verified_by"] = body["verified_by"]
+        entry["verified_by"] = list(request.verified_by)
         entry["channel"] = "12333"
     updated.history.append(entry)
     notice = await _notice(card, _CHANGE_TEXT[event], ctx=ctx, version=card.version + 1)
@@ -140,35 +128,34 @@ async def apply_event(principal: Principal, card: Card, event_name: str, *,
     await ctx.audit.record(actor=principal.subject, action=f"card.{event.value}",
                            object=card.card_id, outcome=updated.status.value,
                            on_behalf_of=on_behalf,
-                           **({"verified_by": ",".join(body["verified_by"])}
+                           **({"verified_by": ",".join(request.verified_by)}
                               if "verified_by" in entry else {}))
     return updated
 
 
-def _functions(body: dict[str, Any]) -> set[str]:
-    requested = body.get("functions", ["ss", "bank"])
-    if not isinstance(requested, list) or not requested or not set(requested) <= {"ss", "bank"}:
+def _functions(request: EventRequest) -> set[str]:
+    if not request.functions or not request.functions <= {"ss", "bank"}:
         raise CardInvalid("functions is a list of ss and/or bank", field="functions")
-    return set(requested)
+    return set(request.functions)
 
 
-def _require_identity_questions(body: dict[str, Any]) -> None:
-    answered = body.get("verified_by")
-    if not isinstance(answered, list) or len(answered) < 2 or not all(
-            isinstance(q, str) and q for q in answered):
+def _require_identity_questions(request: EventRequest) -> None:
+    """The 12333 phone channel: the agent records at least two questions the caller got
+    right, so a loss reported by phone is as sure as one at the counter."""
+    if len({q for q in request.verified_by if q.strip()}) < 2:
         raise CardInvalid("record at least two identity questions the caller answered",
                           field="verified_by")
 
 
-def _delivery(body: dict[str, Any]) -> dict[str, str]:
-    point_id, address = body.get("service_point_id"), body.get("address")
-    if point_id:
-        point = service_points.by_id(str(point_id))
+def _delivery(request: EventRequest) -> dict[str, str]:
+    if request.service_point_id:
+        point = service_points.by_id(request.service_point_id)
         if point is None:
             raise CardInvalid("unknown service point", field="service_point_id")
         return {"service_point_id": point.point_id, "service_point": point.name}
-    if isinstance(address, str) and 6 <= len(address.strip()) <= 200:
-        return {"address": address.strip()}
+    address = (request.address or "").strip()
+    if 6 <= len(address) <= 200:
+        return {"address": address}
     raise CardInvalid("give a delivery address or a service point", field="service_point_id")
 
 
@@ -287,7 +274,7 @@ async def request_ecode_confirmation(principal: Principal, card: Card, *,
     person = await _holder(card, ctx=ctx)
     if not person.phone:
         raise ECodeRefused("no phone on record to confirm with")
-    return await auth_service.issue_code("ecard", person.phone, ctx=ctx.auth, sms=ctx.sms,
+    return await auth_service.issue_code("ecard", person.phone, ctx=ctx.auth,
                                          account_id=principal.subject,
                                          person_id=person.person_id)
 
@@ -352,3 +339,19 @@ def progress_view(card: Card, today: date) -> list[dict[str, str]]:
     return card.progress(today)
 
 
+
+
+# -- reads for the HTTP layer ---------------------------------------------------------------
+
+
+async def get_card(card_id: str, *, ctx: CardContext) -> Card:
+    """The card, or CardNotFound (the caller then checks who may see it)."""
+    card = await ctx.repo.get(card_id)
+    if card is None:
+        raise CardNotFound(card_id)
+    return card
+
+
+async def cards_of(person_id: str, *, ctx: CardContext) -> list[Card]:
+    """A person's cards, newest first."""
+    return await ctx.repo.of_person(person_id)

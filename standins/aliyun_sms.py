@@ -17,6 +17,7 @@ import hmac
 import html
 import json
 import re
+import string
 import time
 import uuid
 from collections import defaultdict, deque
@@ -27,11 +28,33 @@ from urllib.parse import parse_qsl, quote
 
 from tornado.web import Application
 
-from notifications.templates import LOGIN_CODE, template_by_aliyun_code
 from standins.base import JsonHandler, Script, delay, run_standalone, standin_app
+from standins.sms_templates import REGISTERED
 
 DEV_ACCESS_KEYS = {"LTAIdevonly": "dev-only-aliyun-secret"}
 DEV_SIGN_NAMES = frozenset({"内蒙古人社"})
+
+@dataclass(frozen=True)
+class Registered:
+    """A template the account has registered (``sms_templates.REGISTERED``)."""
+
+    code: str
+    text: str
+    verification: bool
+
+    @classmethod
+    def of(cls, code: str) -> Registered | None:
+        found = REGISTERED.get(code)
+        return cls(code, *found) if found else None
+
+    @property
+    def variables(self) -> frozenset[str]:
+        return frozenset(re.findall(r"\$\{(\w+)\}", self.text))
+
+    def render(self, values: dict[str, Any]) -> str:
+        return string.Template(self.text).safe_substitute({k: str(v) for k, v in values.items()})
+
+
 _PHONE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
 _CODE_LIMITS = ((60, 1), (3600, 5), (86400, 10))  # verification codes per number
 _COMMON = ("AccessKeyId", "Action", "Format", "SignatureMethod", "SignatureNonce",
@@ -164,7 +187,7 @@ class SendSmsHandler(JsonHandler):
             raise ApiError(200, "isv.MOBILE_NUMBER_ILLEGAL", "非法手机号")
         if params["SignName"] not in self.state.sign_names:
             raise ApiError(200, "isv.SMS_SIGNATURE_ILLEGAL", "该账号下找不到对应签名")
-        template = template_by_aliyun_code(params["TemplateCode"])
+        template = Registered.of(params["TemplateCode"])
         if template is None:
             raise ApiError(200, "isv.SMS_TEMPLATE_ILLEGAL", "该账号下找不到对应模板")
         try:
@@ -173,14 +196,14 @@ class SendSmsHandler(JsonHandler):
             values = None
         if not isinstance(values, dict):
             raise ApiError(200, "isv.INVALID_JSON_PARAM", "JSON参数不合法，只接受字符串值")
-        if template.sms_variables - set(values):
+        if template.variables - set(values):
             raise ApiError(200, "isv.TEMPLATE_MISSING_PARAMETERS", "模板变量缺少对应参数值")
-        if template.kind == LOGIN_CODE:
+        if template.verification:
             self._count_code_send(phone)
         biz_id = f"{int(time.time() * 1000)}{uuid.uuid4().int % 10**6:06d}^0"
         self.state.messages.append(Received(
             phone=phone, sign_name=params["SignName"], template_code=params["TemplateCode"],
-            params=values, text=f"【{params['SignName']}】{template.render_sms(values)}",
+            params=values, text=f"【{params['SignName']}】{template.render(values)}",
             biz_id=biz_id, received_at=datetime.now(UTC).isoformat(timespec="seconds"),
         ))
         return {"RequestId": request_id, "Code": "OK", "Message": "OK", "BizId": biz_id}

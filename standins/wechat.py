@@ -22,8 +22,8 @@ from typing import Any
 
 from tornado.web import Application
 
-from notifications.templates import REGISTRY
 from standins.base import JsonHandler, Script, delay, run_standalone, standin_app
+from standins.wechat_templates import SUBSCRIBE_TEMPLATES
 
 DEV_APPS = {"wx-dev-appid": "dev-only-wechat-secret"}
 TOKEN_LIFETIME = 7200
@@ -261,9 +261,7 @@ class ControlHandler(JsonHandler):
 
 
 def make_app(apps: dict[str, str] | None = None) -> Application:
-    templates = {t.wechat_template_id: frozenset(t.wechat_fields)
-                 for t in REGISTRY.values() if t.wechat_template_id}
-    state = WeChatState(apps=dict(apps or DEV_APPS), templates=templates)
+    state = WeChatState(apps=dict(apps or DEV_APPS), templates=dict(SUBSCRIBE_TEMPLATES))
     return standin_app(state, [
         (r"/cgi-bin/token", TokenHandler),
         (r"/cgi-bin/stable_token", StableTokenHandler),

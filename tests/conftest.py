@@ -15,17 +15,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from hypothesis import settings as hypothesis_settings
+from PIL import Image
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 
-from api.deps import Deps
 from api.routes import Route
 from app import build_deps, http_server, init_db, make_app
 from common.clock import FrozenClock
 from common.settings import Settings
+from composition import Container as Deps
 from devdb.launcher import DevDB, free_port
 from pension_cert.pool import FacePool
+from tests.journeys import SHARED, jpeg
 
 # Property tests check behaviour, not speed: no per-example deadline on a busy CI machine.
 hypothesis_settings.register_profile("project", deadline=None)
@@ -79,6 +82,11 @@ def make_settings(uri: str, db_name: str, standins: StandIns | None = None,
     return Settings.from_env({**env, **overrides})
 
 
+def cli_env(devdb: DevDB, db_name: str) -> dict[str, str]:
+    """The environment a command-line run of ``app.py`` gets to reach a test's database."""
+    return {"APP_ENV": "test", "MONGODB_URI": devdb.uri, "MONGODB_DB": db_name}
+
+
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(T0)
@@ -106,6 +114,27 @@ def face_pool() -> Iterator[FacePool]:
     pool = FacePool(workers=1, queue=4)
     yield pool
     pool.close()
+
+
+@pytest.fixture(scope="session")
+def clip() -> list[Image.Image]:
+    """The real clip in ../shared/data (carphone: blinks near frames 42, 92, 112; mouth
+    open 57-62 and 107-115), decoded once."""
+    with av.open(str(SHARED / "video" / "carphone_pristine.mp4")) as container:
+        return [frame.to_image() for frame in container.decode(video=0)]
+
+
+@pytest.fixture(scope="session")
+def frames(clip: list[Image.Image]) -> list[bytes]:
+    """The clip at 15 fps (every other frame of its 30), as the mini-program would send it."""
+    return [jpeg(image) for image in clip[0:116:2]]
+
+
+@pytest.fixture
+async def fresh_face_session(reset_standins: None, deps: Deps) -> None:
+    """Each face test is its own recording session: uploads seen by earlier tests don't
+    count as replays here (a replay test submits twice within itself)."""
+    await deps.cert.repo.forget_frames()
 
 
 @pytest.fixture
@@ -166,7 +195,7 @@ class Api:
 
 async def serve(settings: Settings, deps: Deps, extra_routes: Sequence[Route] = ()
                 ) -> tuple[Any, Api]:
-    server = http_server(make_app(settings, deps, extra_routes), settings)
+    server = http_server(make_app(settings, deps, extra_routes, {"probe": deps}), settings)
     port = free_port()
     server.listen(port, address="127.0.0.1")
     return server, Api(f"http://127.0.0.1:{port}")

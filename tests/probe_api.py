@@ -7,103 +7,135 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from pydantic import ConfigDict, Field
+
 from api.base import BaseHandler, HandlerKind
-from api.openapi import Operation
-from common.errors import NotFound, ValidationFailed
-from common.idempotency import StoredResponse
+from api.contract import Operation, Reply, RequestModel, Resp, ResponseModel
+from common.errors import NotFound
 from common.mongo import insert_once
 from common.ratelimit import RateRule
 from common.versioning import etag, step_version
+from composition import Container
 
 NOTES = "probe_notes"
 LIMIT = RateRule("probe_per_ip", limit=3, window=timedelta(minutes=1))
-_NOTE = {"type": "object"}
+TAG = ("probe",)
 
 
-def _text(body: dict[str, Any]) -> str:
-    text = body.get("text")
-    if not isinstance(text, str) or not text:
-        raise ValidationFailed("text is required", field="text")
-    return text
+class NoteText(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"text": "一"}]})
+
+    text: str = Field(min_length=1)
 
 
-class NotesHandler(BaseHandler):
+class Note(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"note_id": "N1", "text": "一", "version": 1}]})
+
+    note_id: str
+    text: str
+    version: int
+
+
+class Anything(RequestModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{"n": 1}]})
+
+
+class Echoed(ResponseModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{"n": 1}]})
+
+
+class Limited(ResponseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ok": True,
+                                                               "client_ip": "198.51.0.1"}]})
+
+    ok: bool
+    client_ip: str
+
+
+class ProbeHandler(BaseHandler):
     kind = HandlerKind.PUBLIC
-    openapi: ClassVar = {"post": Operation("create_note", ("probe",), {201: ("created", _NOTE)},
-                                           request_schema=_NOTE, idempotent_create=True)}
+    ctx: Container
 
-    async def post(self) -> None:
-        text = _text(self.json_body())
 
-        async def create(seed: str) -> StoredResponse:
+class NotesHandler(ProbeHandler):
+    openapi: ClassVar = {"post": Operation(
+        "create_note", "新建便签", "测试用资源。", TAG, {201: Resp("created", Note, etag=True)},
+        body=NoteText, idempotent_create=True)}
+
+    async def post(self) -> Reply:
+        text = self.body(NoteText).text
+
+        async def create(seed: str) -> Reply:
             note_id = "N" + seed[:12]
-            await insert_once(self.deps.db[NOTES], {"_id": note_id, "text": text, "version": 1})
-            return StoredResponse(201, {"note_id": note_id, "text": text, "version": 1},
-                                  {"ETag": etag(1), "Location": f"/probe/notes/{note_id}"})
+            await insert_once(self.ctx.db[NOTES], {"_id": note_id, "text": text, "version": 1})
+            return Reply(Note(note_id=note_id, text=text, version=1), 201,
+                         {"ETag": etag(1), "Location": f"/probe/notes/{note_id}"})
 
-        await self.create_idempotently(create)
+        return await self.create_idempotently(create)
 
 
-class NoteHandler(BaseHandler):
-    kind = HandlerKind.PUBLIC
+class NoteHandler(ProbeHandler):
     openapi: ClassVar = {
-        "get": Operation("get_note", ("probe",), {200: ("note", _NOTE)}, errors=(NotFound,)),
-        "put": Operation("put_note", ("probe",), {200: ("updated", _NOTE)},
-                         request_schema=_NOTE, versioned_update=True, errors=(NotFound,)),
+        "get": Operation("get_note", "便签", "测试用资源。", TAG,
+                         {200: Resp("note", Note, etag=True)}, errors=(NotFound,)),
+        "put": Operation("put_note", "改便签", "测试用资源。", TAG,
+                         {200: Resp("updated", Note, etag=True)}, body=NoteText,
+                         versioned_update=True, errors=(NotFound,)),
     }
 
     async def _load(self, note_id: str) -> dict[str, Any]:
-        note = await self.deps.db[NOTES].find_one({"_id": note_id})
+        note = await self.ctx.db[NOTES].find_one({"_id": note_id})
         if note is None:
             raise NotFound(note_id)
         return note
 
-    async def get(self, note_id: str) -> None:
+    async def get(self, note_id: str) -> Reply:
         note = await self._load(note_id)
-        self.write_json(200, {"note_id": note_id, "text": note["text"],
-                              "version": note["version"]}, {"ETag": etag(note["version"])})
+        return Reply(Note(note_id=note_id, text=note["text"], version=note["version"]), 200,
+                     {"ETag": etag(note["version"])})
 
-    async def put(self, note_id: str) -> None:
-        text = _text(self.json_body())
+    async def put(self, note_id: str) -> Reply:
+        text = self.body(NoteText).text
         note = await self._load(note_id)
         self.require_if_match(note["version"])
         version = await step_version(
-            guard=self.deps.guard, clock=self.deps.clock, collection=self.deps.db[NOTES],
+            guard=self.ctx.guard, clock=self.ctx.clock, collection=self.ctx.db[NOTES],
             record_id=note_id, expected_version=note["version"], changes={"text": text},
         )
-        self.write_json(200, {"note_id": note_id, "text": text, "version": version},
-                        {"ETag": etag(version)})
+        return Reply(Note(note_id=note_id, text=text, version=version), 200,
+                     {"ETag": etag(version)})
 
 
-class LimitedHandler(BaseHandler):
-    kind = HandlerKind.PUBLIC
-    openapi: ClassVar = {"post": Operation("limited", ("probe",), {200: ("ok", _NOTE)})}
+class LimitedHandler(ProbeHandler):
+    openapi: ClassVar = {"post": Operation("limited", "限流", "测试用资源。", TAG,
+                                           {200: Resp("ok", Limited)})}
 
-    async def post(self) -> None:
-        await self.deps.limiter.hit("probe", self.client_ip(), [LIMIT])
-        self.write_json(200, {"ok": True, "client_ip": self.client_ip()})
-
-
-class EchoHandler(BaseHandler):
-    kind = HandlerKind.PUBLIC
-    openapi: ClassVar = {"post": Operation("echo", ("probe",), {200: ("echo", _NOTE)})}
-
-    async def post(self) -> None:
-        self.write_json(200, self.json_body())
+    async def post(self) -> Limited:
+        await self.ctx.limiter.hit("probe", self.client_ip(), [LIMIT])
+        return Limited(ok=True, client_ip=self.client_ip())
 
 
-class CrashHandler(BaseHandler):
-    kind = HandlerKind.PUBLIC
-    openapi: ClassVar = {"get": Operation("crash", ("probe",), {200: ("never", None)})}
+class EchoHandler(ProbeHandler):
+    openapi: ClassVar = {"post": Operation("echo", "回显", "测试用资源。", TAG,
+                                           {200: Resp("echo", Echoed)}, body=Anything)}
+
+    async def post(self) -> Echoed:
+        return Echoed.model_validate(self.body(Anything).model_dump())
+
+
+class CrashHandler(ProbeHandler):
+    openapi: ClassVar = {"get": Operation("crash", "崩溃", "测试用资源。", TAG,
+                                          {200: Resp("never")})}
 
     async def get(self) -> None:
         raise RuntimeError("secret internal detail /srv/app/db.py line 42")
 
 
 routes = [
-    (r"/probe/notes", NotesHandler),
-    (r"/probe/notes/(?P<note_id>[^/]+)", NoteHandler),
-    (r"/probe/limited", LimitedHandler),
-    (r"/probe/echo", EchoHandler),
-    (r"/probe/crash", CrashHandler),
+    (r"/probe/notes", NotesHandler, {"context": "probe"}),
+    (r"/probe/notes/(?P<note_id>[^/]+)", NoteHandler, {"context": "probe"}),
+    (r"/probe/limited", LimitedHandler, {"context": "probe"}),
+    (r"/probe/echo", EchoHandler, {"context": "probe"}),
+    (r"/probe/crash", CrashHandler, {"context": "probe"}),
 ]

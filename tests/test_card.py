@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import secrets
 from datetime import date, timedelta
 
 import pytest
@@ -14,39 +13,30 @@ import pytest
 from auth.model import Role
 from auth.service import create_console_account, create_service_key
 from social_card.model import (
-    Card,
     CardStatus,
     CardTransitionRefused,
     Event,
     lifts_on,
     next_status,
 )
-from tests.test_auth import (
+from tests.journeys import (
     add_person,
     authorise_family,
     bearer,
     console_account,
     console_login,
+    control,
+    make_card,
     new_phone,
     sms_login,
     verified_citizen,
 )
-from tests.test_notifications import control
 
 BODY = {"verified_by": ["姓名", "身份证号后四位"], "address": "呼和浩特市新城区某街道1号"}
 pytestmark = pytest.mark.usefixtures("reset_standins")
 _numbers = itertools.count(1)
 
 
-async def make_card(deps, person_id: str, status: CardStatus = CardStatus.NORMAL, *,
-                    expires_on: date | None = None, number: str | None = None) -> Card:
-    card = Card(card_id="C" + secrets.token_hex(10), person_id=person_id,
-                card_number=number or f"K{next(_numbers):08d}", bank="中国工商银行", status=status,
-                bank_status=status, created_at=deps.clock.now(), issued_on=date(2020, 1, 1),
-                expires_on=expires_on or date(2030, 1, 1),
-                temp_loss_on=deps.cards.today() if status is CardStatus.TEMP_LOSS else None)
-    await deps.cards.repo.add(card)
-    return card
 
 
 async def event(api, token, card_id, name, body=None, etag=None):

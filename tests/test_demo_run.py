@@ -9,11 +9,10 @@ import signal
 import sys
 from datetime import datetime, timedelta
 
-from tornado.httpclient import AsyncHTTPClient
-
 from common.clock import SHANGHAI
 from devdb.launcher import free_port
 from tests.conftest import ROOT
+from tests.journeys import poll
 
 
 def _quiet_hours_far_from_now() -> str:
@@ -23,19 +22,6 @@ def _quiet_hours_far_from_now() -> str:
     return f"{start:%H:%M}-{end:%H:%M}"
 
 
-async def _poll(url: str, until: str, attempts: int = 120) -> str:
-    client = AsyncHTTPClient()
-    text = ""
-    for _ in range(attempts):
-        try:
-            response = await client.fetch(url, raise_error=False)
-            text = response.body.decode() if response.body else ""
-            if response.code == 200 and until in text:
-                return text
-        except OSError:
-            pass
-        await asyncio.sleep(0.5)  # waiting for another process to start, not for app time
-    raise AssertionError(f"{url} never showed {until!r}; last: {text[:300]}")
 
 
 async def test_the_default_run_serves_demo_data_and_delivers_demo_sms(tmp_path):
@@ -50,10 +36,10 @@ async def test_the_default_run_serves_demo_data_and_delivers_demo_sms(tmp_path):
         cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await _poll(f"http://127.0.0.1:{port}/readyz", '"ready"')
-        docs = await _poll(f"http://127.0.0.1:{port}/docs", "swagger-ui")
+        await poll(f"http://127.0.0.1:{port}/readyz", '"ready"')
+        docs = await poll(f"http://127.0.0.1:{port}/docs", "swagger-ui")
         assert "swagger-ui-bundle.js" in docs
-        page = await _poll(f"http://127.0.0.1:{aliyun_port}/_dev", "养老金领取资格认证")
+        page = await poll(f"http://127.0.0.1:{aliyun_port}/_dev", "养老金领取资格认证")
         assert "收到的短信" in page
         assert (tmp_path / "devdb").is_dir()  # the embedded database, under DATA_DIR
     finally:

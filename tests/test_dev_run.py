@@ -14,7 +14,7 @@ from pathlib import Path
 from devdb.launcher import free_port, running_uri
 from people.model import check_character
 from tests.conftest import ROOT, Api
-from tests.test_demo_run import _poll
+from tests.journeys import poll
 
 
 async def _command(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
@@ -47,7 +47,7 @@ async def test_commands_use_the_running_server_and_devdb_is_looked_after(tmp_pat
     api = Api(f"http://127.0.0.1:{port}")
     folder = tmp_path / "devdb"
     try:
-        await _poll(f"http://127.0.0.1:{port}/readyz", '"ready"')
+        await poll(f"http://127.0.0.1:{port}/readyz", '"ready"')
         uri = running_uri(folder)
         assert uri is not None
 
@@ -101,7 +101,7 @@ async def test_commands_use_the_running_server_and_devdb_is_looked_after(tmp_pat
         devdb_pid = int((folder / "devdb.lock").read_text().split()[0])
         os.kill(devdb_pid, signal.SIGKILL)
         assert await _gone(devdb_pid)
-        await _poll(f"http://127.0.0.1:{port}/readyz", '"ready"', attempts=120)
+        await poll(f"http://127.0.0.1:{port}/readyz", '"ready"', attempts=120)
         assert (await api.post("/v1/medical/settlements", headers=key, json_body={
             "settlement_no": "JS-API-2", "id_number": id_number, "date": "2026-11-21",
             "institution": "市医院", "amount_fen": 900})).json() == {"outcome": "stored"}

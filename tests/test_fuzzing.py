@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_auth import bearer, verified_citizen
+from tests.journeys import bearer, verified_citizen
 
 SEED = int(os.environ.get("FUZZ_SEED") or random.randrange(2**31))
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))

@@ -14,8 +14,7 @@ import pytest
 from api.openapi import path_template
 from api.routes import all_routes
 from auth.service import create_service_key
-from tests.test_auth import bearer, multipart, verified_citizen
-from tests.test_medical import body_for, file
+from tests.journeys import bearer, body_for, file, multipart, verified_citizen
 
 pytestmark = pytest.mark.usefixtures("reset_standins")
 

@@ -8,16 +8,16 @@ import pytest
 
 from auth.service import create_service_key
 from social_card.model import CardStatus
-from tests.test_auth import (
+from tests.journeys import (
     authorise_family,
     bearer,
     console_account,
     console_login,
+    make_card,
     new_phone,
     sms_login,
     verified_citizen,
 )
-from tests.test_card import make_card
 
 pytestmark = pytest.mark.usefixtures("reset_standins")
 PERMISSIONS = ("pension_cert", "card", "filing")

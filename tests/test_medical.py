@@ -9,44 +9,28 @@ import pytest
 from auth.service import create_service_key
 from medical_insurance.model import RULES, Category
 from notifications.templates import FILING_CHANGED, FILING_CREATED
-from tests.test_auth import (
+from tests.journeys import (
+    GUANGZHOU,
     add_person,
     authorise_family,
     bearer,
+    body_for,
     console_account,
     console_login,
+    control,
+    file,
     new_phone,
     sms_login,
     verified_citizen,
 )
-from tests.test_notifications import control
 
 pytestmark = pytest.mark.usefixtures("reset_standins")
-GUANGZHOU = {"province_code": "440000", "city_code": "440100"}
 HAIKOU = {"province_code": "460000", "city_code": "460100"}
 BEIJING = {"province_code": "110000", "city_code": "110100"}
-COMMITMENT = {"accepted": True, "version": "2026-01"}
-_keys = iter(range(10**6))
 
 
-def body_for(category: Category, person_id: str, **extra) -> dict:
-    body: dict[str, object] = {"person_id": person_id, "category": category.value,
-                               "destination": GUANGZHOU, "start_date": "2026-11-25"}
-    if RULES[category].commitment:
-        body["commitment"] = COMMITMENT
-    body.update({"employer": "广州某公司"} if category is Category.WORK_ELSEWHERE else {})
-    if category is Category.REFERRAL:
-        body.update(hospital="中山大学附属第一医院", referring_hospital="内蒙古医科大学附属医院",
-                    transfer_reference="ZZ-2026-0001")
-    if category is Category.EMERGENCY:
-        body.update(hospital="广州市第一人民医院")
-    body.update(extra)
-    return body
 
 
-async def file(api, token, body, key=None):
-    return await api.post("/v1/medical/filings", json_body=body,
-                          headers={**token, "Idempotency-Key": key or f"filing-{next(_keys):06d}"})
 
 
 async def citizen(api, deps, standins):

@@ -1,45 +1,22 @@
-"""Notifications against the real stand-ins and the embedded database: the Aliyun
-client and signature, the WeChat token cache and 43101 fallback, and the outbox
-worker through crashes, retries, dead letters and quiet hours."""
+"""Notifications against the real stand-ins and the embedded database: login codes, the
+outbox worker through crashes, retries, dead letters and quiet hours, and the WeChat
+token cache and 43101 fallback. The Aliyun client itself: test_aliyun_sms."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import json
-import os
-import time
 from datetime import datetime, timedelta
 
 import pytest
-from aliyunsdkcore.auth.composer.rpc_signature_composer import get_signed_url
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from api.messages import message_for
 from common.clock import SHANGHAI
-from notifications.aliyun_sms import AliyunSmsClient
-from notifications.model import MessageStatus, Outcome, SmsRateLimited
+from notifications.model import MessageStatus, Outcome, QuietHours, SmsRateLimited
 from notifications.service import enqueue, send_login_code
 from notifications.templates import CERT_DUE_SOON, REGISTRY
 from tests.conftest import run_app
-
-_phones = itertools.count(13700000000 + (os.getpid() % 1000) * 10000)
-
-
-def new_phone() -> str:
-    return str(next(_phones))
-
-
-async def control(base: str, path: str, body: dict | None = None) -> dict:
-    client = AsyncHTTPClient()
-    request = HTTPRequest(base + path, method="POST" if body is not None else "GET",
-                          body=json.dumps(body) if body is not None else None)
-    return json.loads((await client.fetch(request)).body)
-
-
-async def sms_to(standins, phone: str) -> list[dict]:
-    return (await control(standins.aliyun_url, f"/_control/messages?phone={phone}"))["messages"]
-
+from tests.journeys import control, new_phone, sms_to
 
 pytestmark = pytest.mark.usefixtures("reset_standins")
 
@@ -53,113 +30,6 @@ async def reminder(deps, phone: str | None = None, *, key: str | None = None,
         clock=deps.clock, policy=deps.notification_policy, person_id=person_id, phone=phone,
         openid=openid,
     )
-
-
-# -- the Aliyun client and the stand-in's checks ------------------------------------------
-
-
-async def test_the_sdk_request_passes_the_stand_ins_signature_check(deps, standins):
-    phone = new_phone()
-    result = await deps.gateways.sms.send(phone, "SMS_480010002",
-                                          {"name": "其木格", "due_date": "2026-12-01"})
-    assert result.outcome is Outcome.DELIVERED
-    assert result.code == "OK"
-    assert result.provider_id and result.provider_id.endswith("^0")
-    [received] = await sms_to(standins, phone)
-    assert received["text"].startswith("【内蒙古人社】其木格您好")
-    assert "2026-12-01" in received["text"]
-
-
-async def test_a_wrong_secret_is_refused_as_a_configuration_error(settings, standins):
-    client = AliyunSmsClient(endpoint=standins.aliyun_url, access_key_id="LTAIdevonly",
-                             access_key_secret="not-the-secret", sign_name="内蒙古人社")
-    try:
-        result = await client.send(new_phone(), "SMS_480010001", {"code": "123456"})
-    finally:
-        client.close()
-    assert result.code == "SignatureDoesNotMatch"
-    assert result.outcome is Outcome.CONFIG_ERROR
-    assert result.alert
-
-
-DEV_SECRET = "dev-only-aliyun-secret"
-
-
-def _signed(params: dict, secret: str = DEV_SECRET, key_id: str = "LTAIdevonly") -> str:
-    base = {"Action": "SendSms", "Version": "2017-05-25", "RegionId": "cn-hangzhou", **params}
-    url, _ = get_signed_url(base, key_id, secret, "JSON", "POST", {})
-    return url
-
-
-async def _raw_post(standins, url: str) -> tuple[int, dict]:
-    response = await AsyncHTTPClient().fetch(standins.aliyun_url + url, method="POST", body=b"",
-                                             raise_error=False)
-    return response.code, json.loads(response.body)
-
-
-async def test_the_stand_in_rejects_tampered_replayed_and_unknown_key_requests(standins):
-    phone = new_phone()
-    params = {"PhoneNumbers": phone, "SignName": "内蒙古人社", "TemplateCode": "SMS_480010001",
-              "TemplateParam": json.dumps({"code": "654321"})}
-    good = _signed(params)
-    tampered = good.replace(phone, new_phone())
-    status, body = await _raw_post(standins, tampered)
-    assert status == 400
-    assert body["Code"] == "SignatureDoesNotMatch"
-    assert "server string to sign is:" in body["Message"]
-
-    status, body = await _raw_post(standins, good)
-    assert (status, body["Code"]) == (200, "OK")
-    status, body = await _raw_post(standins, good)  # the same nonce again
-    assert (status, body["Code"]) == (400, "SignatureNonceUsed")
-
-    status, body = await _raw_post(standins, _signed(params, key_id="LTAIunknown"))
-    assert (status, body["Code"]) == (404, "InvalidAccessKeyId.NotFound")
-    assert len(await sms_to(standins, phone)) == 1
-
-
-async def test_the_stand_in_checks_sendsms_parameters(standins):
-    cases = {
-        "isv.MOBILE_NUMBER_ILLEGAL": {"PhoneNumbers": "12345"},
-        "isv.SMS_TEMPLATE_ILLEGAL": {"TemplateCode": "SMS_000"},
-        "isv.SMS_SIGNATURE_ILLEGAL": {"SignName": "别人的签名"},
-        "isv.TEMPLATE_MISSING_PARAMETERS": {"TemplateParam": "{}"},
-    }
-    for code, change in cases.items():
-        params = {"PhoneNumbers": new_phone(), "SignName": "内蒙古人社",
-                  "TemplateCode": "SMS_480010001", "TemplateParam": '{"code":"1"}', **change}
-        status, body = await _raw_post(standins, _signed(params))
-        assert (status, body["Code"]) == (200, code)
-
-
-async def test_the_blocking_sdk_never_blocks_the_event_loop(deps, standins):
-    await control(standins.aliyun_url, "/_control/plan", {"delay_ms": 1200})
-    gaps: list[float] = []
-
-    async def ticker() -> None:
-        last = time.perf_counter()
-        for _ in range(60):
-            await asyncio.sleep(0.02)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    send = deps.gateways.sms.send(new_phone(), "SMS_480010001", {"code": "111111"})
-    result, _ = await asyncio.gather(send, ticker())
-    assert result.outcome is Outcome.DELIVERED
-    assert max(gaps) < 0.5  # a send on the loop would have frozen it for 1.2 s
-
-
-async def test_a_provider_timeout_is_transient(standins):
-    client = AliyunSmsClient(endpoint=standins.aliyun_url, access_key_id="LTAIdevonly",
-                             access_key_secret="dev-only-aliyun-secret", sign_name="内蒙古人社",
-                             read_timeout=1)
-    await control(standins.aliyun_url, "/_control/plan", {"delay_ms": 1500})
-    try:
-        result = await client.send(new_phone(), "SMS_480010001", {"code": "222222"})
-    finally:
-        client.close()
-    assert result.outcome is Outcome.TRANSIENT
 
 
 # -- login codes: the immediate path ----------------------------------------------------
@@ -390,6 +260,14 @@ async def test_a_retry_that_falls_into_quiet_hours_is_held_too(deps, clock, stan
     assert held.attempts == 0
 
 
+@pytest.mark.parametrize("hour", [0, 3, 8, 12, 20, 21, 23])
+def test_equal_quiet_hours_hold_nothing_at_any_hour(hour):
+    now = datetime(2026, 11, 22, hour, 30, tzinfo=SHANGHAI)
+    assert QuietHours.parse("00:00-00:00").release_time(now) == now
+    evening = QuietHours.parse("21:00-08:00").release_time(now)
+    assert (evening != now) == (hour >= 21 or hour < 8)
+
+
 async def test_each_message_carries_its_inbox_text(deps):
     message = await reminder(deps, person_id="P-inbox-1")
     [entry] = await deps.outbox.inbox("P-inbox-1")
@@ -495,3 +373,16 @@ def test_every_template_names_its_variables_and_inbox_text():
         if template.wechat_template_id:
             assert set(template.wechat_fields.values()) <= template.sms_variables
 
+
+def test_every_template_the_service_sends_is_registered_with_aliyun_as_sent():
+    """The stand-in holds its own copy of the account's templates, as Aliyun's console
+    does: a template changed in one place and not the other fails here."""
+    from standins.sms_templates import REGISTERED
+
+    sent = {t.aliyun_template_code: (t.sms_text, t.kind == "login_code")
+            for t in REGISTRY.values()}
+    assert sent == REGISTERED
+    from standins.wechat_templates import SUBSCRIBE_TEMPLATES
+    chosen = {t.wechat_template_id: frozenset(t.wechat_fields) for t in REGISTRY.values()
+              if t.wechat_template_id}
+    assert chosen == SUBSCRIBE_TEMPLATES

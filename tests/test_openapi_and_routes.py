@@ -29,7 +29,7 @@ def test_every_method_a_handler_answers_is_documented():
 
 
 def test_every_documented_error_code_has_a_chinese_message(settings, deps):
-    app = make_app(settings, deps, probe_api.routes)
+    app = make_app(settings, deps, probe_api.routes, {"probe": deps})
     document = app.settings["openapi_document"]
     validate(document)
     codes = documented_codes(document)
@@ -39,7 +39,8 @@ def test_every_documented_error_code_has_a_chinese_message(settings, deps):
 
 
 def test_the_document_maps_error_codes_to_the_statuses_the_server_sends(settings, deps):
-    document = make_app(settings, deps, probe_api.routes).settings["openapi_document"]
+    document = make_app(settings, deps, probe_api.routes, {"probe": deps}).settings[
+        "openapi_document"]
     put = document["paths"]["/probe/notes/{note_id}"]["put"]
     assert {"412", "428", "404", "413", "400", "500"} <= set(put["responses"])
     assert any(p["name"] == "If-Match" for p in put["parameters"])

@@ -14,8 +14,7 @@ from common.clock import FrozenClock
 from devdb.launcher import DevDB
 from medical_insurance.model import Category
 from tests.conftest import T0, make_settings, serve
-from tests.test_auth import bearer, verified_citizen
-from tests.test_medical import body_for
+from tests.journeys import bearer, body_for, verified_citizen
 
 BURST = 46
 

@@ -379,7 +379,7 @@ def test_payments_follow_the_rules_under_random_interleavings(devdb, face_pool, 
     # The agent's console password is hashed at a test cost: the machine logs in per example.
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     try:
-        with patch("auth.service._HASHER", cheap):
+        with patch("auth.console._HASHER", cheap):
             run_state_machine_as_test(machine, settings=settings(
                 max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
                 database=None, suppress_health_check=list(HealthCheck)))

@@ -1,7 +1,7 @@
 """Money goes right: a registry import never undoes what the system decided, effects come
 only after their step is won, feeds cannot pose as each other, new pensioners get their
-first deadline, every daily job runs on its own, and housekeeping keeps what the consent
-text promises. Over real HTTP and the real command line where a client or an operator
+first deadline, and housekeeping keeps what the consent text promises (each daily job on
+its own: test_pension_jobs). Over real HTTP and the real command line where a client or an operator
 would use them."""
 
 from __future__ import annotations
@@ -16,23 +16,24 @@ import pytest
 from auth.service import create_service_key
 from common.errors import PreconditionFailed
 from common.guard import Guard
-from jobs import JOBS, daily_jobs, job_named, run_job
+from jobs import job_named, run_job
 from notifications.templates import CARD_CHANGED, CERT_DONE, CERT_DUE_SOON, template_for
 from pension_cert import service as cert
 from pension_cert.model import Month
 from people.model import check_character
 from social_card.model import CardStatus
-from tests.conftest import run_app
-from tests.test_auth import (
+from tests.conftest import cli_env, run_app
+from tests.journeys import (
     add_person,
     bearer,
     console_account,
     console_login,
+    control,
+    make_card,
     new_phone,
+    photo_of,
     verified_citizen,
 )
-from tests.test_card import make_card
-from tests.test_notifications import control
 
 pytestmark = pytest.mark.usefixtures("reset_standins")
 HEADER = "id_number,name,phone,region_code,person_type,monthly_pension_fen,death_date," \
@@ -42,10 +43,6 @@ HEADER = "id_number,name,phone,region_code,person_type,monthly_pension_fen,death
 def number(region: str, born: date, serial: int) -> str:
     first17 = f"{region}{born:%Y%m%d}{serial:03d}"
     return first17 + check_character(first17)
-
-
-def env_for(devdb: Any, db_name: str) -> dict[str, str]:
-    return {"APP_ENV": "test", "MONGODB_URI": devdb.uri, "MONGODB_DB": db_name}
 
 
 async def agent_headers(api, deps, clock, name: str, regions=("150100",)) -> dict[str, str]:
@@ -64,7 +61,7 @@ async def test_a_routine_reimport_never_undoes_a_suspension_or_a_recorded_death(
     registry.write_text(HEADER + f"{suspended_no},张秀英,{new_phone()},150102,retiree,"
                         f"300000,,\n{dead_no},王德胜,{new_phone()},150103,retiree,310000,,\n",
                         encoding="utf-8")
-    first = await run_app("import-people", str(registry), env=env_for(devdb, db_name))
+    first = await run_app("import-people", str(registry), env=cli_env(devdb, db_name))
     assert "created 2, updated 0, unchanged 0" in first.stdout, first.stdout + first.stderr
     suspended = (await deps.people.find_by_id_number(suspended_no)).person_id
     dead = (await deps.people.find_by_id_number(dead_no)).person_id
@@ -72,14 +69,14 @@ async def test_a_routine_reimport_never_undoes_a_suspension_or_a_recorded_death(
     # The system decides: one lapses and is suspended, the other's death is recorded.
     await cert.certify(suspended, date(2025, 10, 1), cert.Channel.AGENT, actor="t",
                        on_behalf=None, ctx=deps.cert)  # valid through 2026-09-30
-    assert "suspended 1" in (await run_app("run-cycle", env=env_for(devdb, db_name))).stdout
+    assert "suspended 1" in (await run_app("run-cycle", env=cli_env(devdb, db_name))).stdout
     key = await create_service_key("民政", frozenset({"pension.signals"}), ctx=deps.auth)
     death = await api.post("/v1/pension/signals", headers={"X-Service-Key": key}, json_body={
         "record_id": "MZ-1", "id_number": dead_no, "kind": "death", "date": "2026-11-02"})
     assert death.json() == {"outcome": "blocked"}
 
     # The monthly import comes again, unchanged: it changes nothing, and says so.
-    again = await run_app("import-people", str(registry), env=env_for(devdb, db_name))
+    again = await run_app("import-people", str(registry), env=cli_env(devdb, db_name))
     assert "created 0, updated 0, unchanged 2" in again.stdout
     agent = await agent_headers(api, deps, clock, "owner-agent")
     assert (await api.get(f"/v1/people/{suspended}", headers=agent)).json()[
@@ -90,14 +87,14 @@ async def test_a_routine_reimport_never_undoes_a_suspension_or_a_recorded_death(
     # The registry may report a death: it becomes a death signal, with its source...
     registry.write_text(HEADER + f"{suspended_no},张秀英,,150102,retiree,300000,2026-11-10,\n",
                         encoding="utf-8")
-    reported = await run_app("import-people", str(registry), env=env_for(devdb, db_name))
+    reported = await run_app("import-people", str(registry), env=cli_env(devdb, db_name))
     assert "deaths reported 1" in reported.stdout
     state = await deps.cert.repo.state(suspended)
     assert (state.death_date, state.death_source) == (date(2026, 11, 10), "registry-import")
     # ...and an import that no longer lists it never clears it.
     registry.write_text(HEADER + f"{suspended_no},张秀英,,150102,retiree,300000,,\n",
                         encoding="utf-8")
-    await run_app("import-people", str(registry), env=env_for(devdb, db_name))
+    await run_app("import-people", str(registry), env=cli_env(devdb, db_name))
     assert (await api.get(f"/v1/people/{suspended}", headers=agent)).json()[
         "payment_status"] == "stopped"
 
@@ -159,10 +156,12 @@ async def test_a_replacement_crashed_after_its_step_is_finished_exactly_once(
         return won
 
     from social_card import service as card_service
+    from social_card.model import EventRequest
     with patch.object(Guard, "claim", claim_then_die):
         crashed = asyncio.ensure_future(card_service.apply_event(
             _principal(login, person_id), card, "replace",
-            body={"service_point_id": "SP150100A"}, on_behalf=None, ctx=deps.cards))
+            request=EventRequest(service_point_id="SP150100A"), on_behalf=None,
+            ctx=deps.cards))
         with pytest.raises(asyncio.CancelledError):
             await crashed
     assert len((await api.get("/v1/cards", headers=token)).json()["cards"]) == 1
@@ -240,7 +239,7 @@ async def test_new_pensioners_from_the_import_and_the_feed_get_a_first_deadline(
     registry.write_text(HEADER + f"{plain},乌云,{new_phone()},150104,retiree,260000,,\n"
                         f"{dated},苏和,{new_phone()},150104,retiree,270000,,2027-01-10\n",
                         encoding="utf-8")
-    imported = await run_app("import-people", str(registry), env=env_for(devdb, db_name))
+    imported = await run_app("import-people", str(registry), env=cli_env(devdb, db_name))
     assert "new pensioners 2" in imported.stdout
     # The first payment is in the month named, else next month; the deadline ends it.
     for id_number, deadline in ((plain, date(2026, 12, 31)), (dated, date(2027, 1, 31))):
@@ -262,70 +261,23 @@ async def test_new_pensioners_from_the_import_and_the_feed_get_a_first_deadline(
     assert state.valid_through == date(2026, 12, 31)
 
     # Their reminders follow: 30 days before the first deadline.
-    await run_app("run-cycle", "--date", "2026-12-01", env=env_for(devdb, db_name))
+    await run_app("run-cycle", "--date", "2026-12-01", env=cli_env(devdb, db_name))
     reminded = [m for m in await deps.outbox.inbox(made.json()["person_id"])
                 if m.kind == CERT_DUE_SOON]
     assert [m.params["due_date"] for m in reminded] == ["2026-12-31"]
 
 
-# -- 5. every daily job on its own -------------------------------------------------------------
-
-
-async def test_each_daily_job_has_its_own_command(devdb, db_name, deps):
-    outputs = {}
-    for command in ("run-cycle", "run-filing-expiry", "run-card-lifts", "run-housekeeping"):
-        result = await run_app(command, "--date", "2026-11-22", env=env_for(devdb, db_name))
-        assert result.returncode == 0, result.stderr
-        outputs[command] = result.stdout
-    assert "reminded" in outputs["run-cycle"]
-    assert "expired" in outputs["run-filing-expiry"]
-    assert "lifted" in outputs["run-card-lifts"]
-    assert "claims" in outputs["run-housekeeping"]
-
-
-async def test_a_failing_job_never_keeps_the_others_from_running(deps, clock):
-    from social_card import service as card_service
-
-    async def broken(**_: Any) -> int:
-        raise RuntimeError("card bureau unreachable")
-
-    stop = asyncio.Event()
-    with patch.object(card_service, "daily", broken):
-        worker = asyncio.ensure_future(daily_jobs(deps, stop, deps.job_metrics,
-                                                  check_seconds=0.05))
-        await asyncio.sleep(0.5)
-        stop.set()
-        await worker
-    today = deps.cert.today().isoformat()
-    held = {job.name: await deps.guard.holder(f"job:{job.name}:{today}") for job in JOBS}
-    assert held["card-lifts"] is None  # given back, so another worker retries it
-    assert all(held[name] for name in ("cycle", "filing-expiry", "housekeeping"))
-    metrics = deps.metrics.registry
-    assert metrics.get_sample_value("job_failures_total", {"job": "card-lifts"}) >= 1
-    for name in ("cycle", "filing-expiry", "housekeeping"):
-        assert metrics.get_sample_value("job_last_success_timestamp_seconds",
-                                        {"job": name}) == clock.now().timestamp()
-    # Mended, it runs on the next pass; the others do not run twice the same day.
-    stop = asyncio.Event()
-    worker = asyncio.ensure_future(daily_jobs(deps, stop, deps.job_metrics, check_seconds=0.05))
-    await asyncio.sleep(0.3)
-    stop.set()
-    await worker
-    assert await deps.guard.holder(f"job:card-lifts:{today}") is not None
-
-
-# -- 6. housekeeping ------------------------------------------------------------------------------
+# -- 5. housekeeping ------------------------------------------------------------------------------
 
 
 async def test_housekeeping_deletes_what_expired_and_keeps_the_consent_promise(
-        api, deps, standins, clock):
+        api, deps, standins, clock, clip):
     await deps.guard.claim("hk:short", ttl=timedelta(minutes=5))
     await deps.guard.claim("hk:long", ttl=timedelta(days=30))
     await deps.guard.claim("hk:forever")
     lapsed, _ = await add_person(deps, phone=new_phone())
     current, _ = await add_person(deps, phone=new_phone())
-    photo_of = __import__("tests.test_pension", fromlist=["photo_of"]).photo_of
-    clip_frame = _first_clip_frame()
+    clip_frame = clip[0]
     for person_id in (lapsed, current):
         await cert.enroll_reference(person_id, photo_of(clip_frame), source="test",
                                     actor="test", ctx=deps.cert)
@@ -348,15 +300,7 @@ async def test_housekeeping_deletes_what_expired_and_keeps_the_consent_promise(
     assert not await deps.audit.find(action="hk.test")
 
 
-def _first_clip_frame() -> Any:
-    import av
-
-    from tests.test_pension import SHARED
-    with av.open(str(SHARED / "video" / "carphone_pristine.mp4")) as container:
-        return next(iter(container.decode(video=0))).to_image()
-
-
-# -- 7. WeChat subscribe messages where the person uses the mini-program --------------------------
+# -- 6. WeChat subscribe messages where the person uses the mini-program --------------------------
 
 
 async def test_reminders_go_by_wechat_to_mini_program_users_and_fall_back_to_sms(
@@ -395,18 +339,18 @@ async def test_a_payroll_file_is_the_same_before_and_after_crashes(devdb, db_nam
                            on_behalf=None, ctx=deps.cert)
     clock.set(clock.now().replace(year=2030, month=1, day=5))
     month = Month(2030, 1)
-    from pension_cert.repository import CertRepository
-    real_add = CertRepository.add_lines
+    from pension_cert.payroll_repository import PayrollRepository
+    real_add = PayrollRepository.add_lines
 
-    async def write_one_then_die(repo: CertRepository, lines: Any) -> None:
+    async def write_one_then_die(repo: PayrollRepository, lines: Any) -> None:
         await real_add(repo, list(lines)[:1])
         raise asyncio.CancelledError
 
-    with patch.object(CertRepository, "add_lines", write_one_then_die), \
+    with patch.object(PayrollRepository, "add_lines", write_one_then_die), \
             pytest.raises(asyncio.CancelledError):
         await cert.run_payroll(month, ctx=deps.cert)  # the run dies part-way
 
-    env = env_for(devdb, db_name)
+    env = cli_env(devdb, db_name)
     first = await run_app("payroll-export", "2030-01", env=env)
     assert first.returncode == 0, first.stderr
     for person_id, _ in people:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app import all_indexes, init_db
+from composition import all_indexes, init_db
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

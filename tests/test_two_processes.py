@@ -7,16 +7,13 @@ refreshed in each worker, and daily jobs run once a day between them."""
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-import av
 import pytest
-from PIL import Image
 
 from app import build_deps, init_db
 from auth.model import Role
@@ -27,25 +24,23 @@ from devdb.launcher import DevDB, free_port
 from notifications.templates import CERT_DUE_SOON, template_for
 from pension_cert import service as cert
 from tests.conftest import ROOT, Api, make_settings
-from tests.test_auth import add_person, bearer, last_code, multipart, new_ip, new_phone
-from tests.test_card import make_card
-from tests.test_demo_run import _poll
-from tests.test_notifications import control
-from tests.test_pension import SHARED, photo_of
+from tests.journeys import (
+    add_person,
+    bearer,
+    control,
+    jpeg,
+    last_code,
+    make_card,
+    multipart,
+    new_ip,
+    new_phone,
+    photo_of,
+    poll,
+)
 
 pytestmark = pytest.mark.usefixtures("reset_standins")
+NO_QUIET_HOURS = "00:00-00:00"  # an empty window: nothing is held, whatever the hour
 
-
-def _jpeg(image: Image.Image, quality: int) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def clip() -> list[Image.Image]:
-    with av.open(str(SHARED / "video" / "carphone_pristine.mp4")) as container:
-        return [frame.to_image() for frame in container.decode(video=0)]
 
 
 class Cluster:
@@ -59,9 +54,10 @@ class Cluster:
             JWT_SIGNING_KEYS=json.dumps([{"kid": "cluster", "pem": _new_p256_pem()}]),
             WECHAT_BASE_URL=standins.wechat_url, ALIYUN_SMS_ENDPOINT=standins.aliyun_url,
             TRUSTED_PROXIES="127.0.0.1", FACE_POOL_WORKERS="1",
-            FACE_FIXED_ACTIONS="blink,open_mouth", QUIET_HOURS="03:00-03:01")
+            FACE_FIXED_ACTIONS="blink,open_mouth", QUIET_HOURS=NO_QUIET_HOURS)
+        # The test enqueues with its own settings: the same hours, or an evening run waits.
         self.settings = make_settings(self.uri, "cluster", standins,
-                                      TRUSTED_PROXIES="127.0.0.1")
+                                      TRUSTED_PROXIES="127.0.0.1", QUIET_HOURS=NO_QUIET_HOURS)
         self.processes: list[asyncio.subprocess.Process] = []
         self.ports = (free_port(), free_port())
         self.a, self.b = (Api(f"http://127.0.0.1:{p}") for p in self.ports)
@@ -79,7 +75,7 @@ class Cluster:
                 stdout=log, stderr=log))
             log.close()
         for port in self.ports:
-            await _poll(f"http://127.0.0.1:{port}/readyz", '"ready"')
+            await poll(f"http://127.0.0.1:{port}/readyz", '"ready"')
 
     async def stop(self) -> None:
         for process in self.processes:
@@ -199,7 +195,7 @@ async def _fraud_index_across_processes(cluster: Cluster, a: Api, b: Api, standi
         started = await api.post("/v1/pension/challenges", json_body={"person_id": person_id},
                                  headers={**token, "Idempotency-Key": key})
         assert started.status == 201, started.body
-        frames = [_jpeg(image, quality) for image in clip[0:116:2]]
+        frames = [jpeg(image, quality) for image in clip[0:116:2]]
         form, content_type = multipart({"nonce": started.json()["nonce"]}, frames)
         done = await api.post(f"/v1/pension/challenges/{started.json()['challenge_id']}/frames",
                               body=form, headers={**token, "Content-Type": content_type})
@@ -266,7 +262,9 @@ async def _delivered(deps: Any, count: int) -> None:
         if await deps.db["outbox"].count_documents({"status": "delivered"}) >= count:
             return
         await asyncio.sleep(0.1)  # the workers are other processes
-    raise AssertionError(f"fewer than {count} messages delivered")
+    states = [{k: v for k, v in m.items() if k not in ("params", "text")}
+              async for m in deps.db["outbox"].find({"status": {"$ne": "delivered"}})]
+    raise AssertionError(f"fewer than {count} messages delivered: {states}")
 
 
 async def _daily_jobs_once_between_workers(cluster: Cluster) -> None:
