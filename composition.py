@@ -51,6 +51,7 @@ from notifications.worker import Gateways, OutboxMetrics, OutboxWorker
 from pension_cert import payroll_repository
 from pension_cert import repository as cert_repository
 from pension_cert.context import CertConfig, CertContext
+from pension_cert.face import FaceCheckConfig
 from pension_cert.model import DEFAULT_CYCLE_RULES, CycleRule, parse_cycle_rules
 from pension_cert.payroll_repository import PayrollRepository
 from pension_cert.pool import FacePool
@@ -140,7 +141,8 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
                             access_key_secret=settings.aliyun_access_key_secret,
                             sign_name=settings.aliyun_sms_sign_name),
         wechat=WeChatApi(base_url=settings.wechat_base_url, appid=settings.wechat_appid,
-                         secret=settings.wechat_secret, clock=clock))
+                         secret=settings.wechat_secret, clock=clock,
+                         timeout=settings.wechat_timeout_seconds))
     auth = AuthContext(
         repo=auth_repo, family=family,
         tokens=TokenService(settings.jwt_signing_keys, settings.jwt_issuer, clock),
@@ -151,7 +153,7 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         clock=clock, guard=guard, limiter=limiter, audit=audit,
         pool=face_pool or FacePool(settings.face_pool_workers or None, settings.face_pool_queue),
         template_key=settings.face_template_key, payroll=PayrollRepository(db),
-        config=cert_config(settings))
+        config=cert_config(settings), wechat_face=gateways.wechat, openids=auth_repo)
     filings = FilingContext(
         repo=FilingRepository(db, stepper), people=people, notifier=notifier,
         clock=clock, guard=guard, audit=audit, certificate_key=settings.certificate_key,
@@ -181,7 +183,13 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
 def cert_config(settings: Settings) -> CertConfig:
     return CertConfig(match_threshold=settings.face_match_threshold,
                       one_to_many_threshold=settings.face_one_to_many_threshold,
-                      daily_failures=settings.face_daily_failures,
+                      daily_attempts=settings.face_daily_attempts,
+                      face=FaceCheckConfig(
+                          blink_ratio=settings.face_blink_ratio,
+                          mouth_open_mar=settings.face_mouth_open,
+                          turn_yaw=settings.face_turn_yaw,
+                          identity_tolerance=settings.face_identity_tolerance),
+                      replay_memory=timedelta(days=settings.face_replay_days),
                       template_retention=timedelta(days=settings.face_dead_retention_days),
                       fixed_actions=settings.face_fixed_actions,
                       cycle_rules=_cycle_rules(settings))

@@ -303,12 +303,16 @@ class BaseHandler(RequestHandler):
             self.web.settings.trusted_proxies,
         )
 
-    async def create_idempotently(self, operation: Callable[[str], Awaitable[Reply]]) -> Reply:
+    async def create_idempotently(self, operation: Callable[[str], Awaitable[Reply]], *,
+                                  keep_body: bool = True) -> Reply:
         """Run a create once per Idempotency-Key; a retry gets the first answer back.
 
         ``operation`` is given a seed derived from (actor, key): the created record's
         ``_id`` comes from it, so a create whose first run died after storing its
         record (and before the key was marked done) finds that record when retried.
+        With ``keep_body=False`` the answer's body is not stored (it holds a secret, such
+        as a challenge's nonce): a retry runs ``operation`` again, which finds the record
+        by its ``_id`` and answers from it.
         """
         key = self.request.headers.get("Idempotency-Key")
         if not key:
@@ -316,19 +320,24 @@ class BaseHandler(RequestHandler):
         fingerprint = request_fingerprint(self.request.method or "", self.request.path,
                                           self.json_body())
         seed = hashlib.sha256(f"{self.actor_id}\n{key}".encode()).hexdigest()
+        fresh: list[Reply] = []
 
         async def stored() -> StoredResponse:
             reply = await operation(seed)
+            fresh.append(reply)
             body = reply.body.model_dump(mode="json") if reply.body is not None else None
-            return StoredResponse(reply.status, body, dict(reply.headers))
+            return StoredResponse(reply.status, body if keep_body else None, dict(reply.headers))
 
         response, replayed = await self.web.idempotency.run(self.actor_id, key, fingerprint,
                                                             stored)
         headers = dict(response.headers)
         if replayed:
             headers["Idempotent-Replayed"] = "true"
-        self.write_json(response.status, response.body, headers)
-        return Reply(None, response.status)
+        if keep_body:
+            self.write_json(response.status, response.body, headers)
+            return Reply(None, response.status)
+        reply = fresh[0] if fresh else await operation(seed)
+        return Reply(reply.body, response.status, headers)
 
     def require_if_match(self, current_version: int) -> None:
         check_if_match(self.request.headers.get("If-Match"), current_version)

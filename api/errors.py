@@ -17,7 +17,7 @@ from auth import model as auth
 from common import errors as e
 from common.mongo import DATABASE_UNAVAILABLE
 from notifications.model import SmsNotSent
-from pension_cert.model import FacePoolBusy
+from pension_cert.check_model import FacePoolBusy, WeChatFaceUnavailable
 
 ERROR_STATUS: dict[type[e.DomainError], int] = {
     e.ValidationFailed: 400,
@@ -35,6 +35,7 @@ ERROR_STATUS: dict[type[e.DomainError], int] = {
     auth.LoginFailed: 401,
     auth.AccountLocked: 423,
     FacePoolBusy: 503,
+    WeChatFaceUnavailable: 503,
     e.DomainError: 400,
 }
 
@@ -100,8 +101,11 @@ def describe_error(error: BaseException | None, status_code: int
         extra = {k: v for k, v in error.params.items() if v is not None}
         if isinstance(error, e.ValidationFailed) and error.field:
             extra["field"] = error.field
-        headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else {}
-        return status_for(error), error.code, extra, headers, error.params
+        if "retry_after" not in extra:
+            return status_for(error), error.code, extra, {}, error.params
+        params = {**error.params, "retry_after_text": wait_text(int(extra["retry_after"]))}
+        return (status_for(error), error.code, extra,
+                {"Retry-After": str(extra["retry_after"])}, params)
     if isinstance(error, HTTPError):
         status = error.status_code
         return status, HTTP_CODES.get(status, "BAD_REQUEST"), {}, {}, {}

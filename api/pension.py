@@ -34,9 +34,9 @@ from api.schemas.pension import (
 from auth.access import Action
 from auth.model import Forbidden
 from pension_cert import service as cert
-from pension_cert.check_model import Attempt
+from pension_cert.check_model import Attempt, FacePoolBusy, FramesInvalid
 from pension_cert.context import CertContext
-from pension_cert.model import CertState, FacePoolBusy, FramesInvalid
+from pension_cert.model import CertState
 from people.model import IdNumber, InvalidIdNumber, PersonNotFound
 
 TAG = ("养老金资格认证",)
@@ -66,6 +66,23 @@ def status_view(state: CertState | None, today: date,
         suspended_from=str(state.suspended_from) if state.suspended_from else None,
         history=[HistoryEntry.model_validate(h) for h in state.history[-20:]],
         attempts=seen)
+
+
+def outcome_view(result: cert.CheckResult, today: date) -> CheckOutcome:
+    """Pass with the new validity, or the reason and what to do next (never a score)."""
+    if result.passed:
+        assert result.state is not None
+        return CheckOutcome(
+            result="pass", status=status_view(result.state, today),
+            pending_review=result.pending_review,
+            message=message_for("FACE_PASSED" if not result.pending_review
+                                else "FACE_PENDING_REVIEW"))
+    code = f"FACE_{result.reason}"
+    return CheckOutcome(
+        result="fail", reason=FaceReasonView.model_validate(
+            {"code": code, "message": message_for(code)}),
+        attempts_left=result.attempts_left,
+        other_routes=None if result.attempts_left else cert.OTHER_ROUTES)
 
 
 def consent_view(found: cert.ConsentView) -> ConsentView:
@@ -138,29 +155,31 @@ class ReferencePhotoHandler(PensionHandler):
 
 class ChallengesHandler(PensionHandler):
     openapi: ClassVar = {"post": Operation(
-        "start_face_challenge", "发起人脸认证", "给出一次性随机数和两个随机动作，120 秒内提交画面。"
-        "本人或有养老金认证授权的家属可发起。", TAG,
+        "start_face_challenge", "发起人脸认证", "给出一次性随机数和两个随机动作（其中一个是转头），"
+        "120 秒内提交画面。本人或有养老金认证授权的家属可发起；每人同时只有一个进行中的认证，"
+        "每天发起和提交不合格画面合计 5 次。", TAG,
         {201: Resp("动作挑战（含一次性随机数）", ChallengeStarted)}, body=ChallengeRequest,
         idempotent_create=True,
         links={"submit_frames": Link("submit_face_frames",
                                      {"challenge_id": "$response.body#/challenge_id"},
                                      "提交这次挑战的画面")},
         errors=(cert.ConsentRequired, cert.NoReference, cert.AttemptsExhausted,
-                cert.NotAPensioner, cert.CertificationBlocked, PersonNotFound,
-                cert.FaceCheckIsSelfService))}
+                cert.ChallengeOpen, cert.NotAPensioner, cert.CertificationBlocked,
+                PersonNotFound, cert.FaceCheckIsSelfService, cert.WrongFaceProvider))}
 
     async def post(self) -> Reply:
         person_id = self.body(ChallengeRequest).person_id
         on_behalf = await self.allowed(person_id)
 
-        async def start(_seed: str) -> Reply:
+        async def start(seed: str) -> Reply:
             challenge = await cert.start_challenge(self.me, person_id, on_behalf=on_behalf,
-                                                   ctx=self.ctx)
+                                                   challenge_id="CH" + seed[:20], ctx=self.ctx)
             return Reply(ChallengeStarted(
                 challenge_id=challenge.challenge_id, nonce=challenge.nonce,
                 actions=list(challenge.actions), expires_in=challenge.expires_in), 201)
 
-        return await self.create_idempotently(start)
+        # The nonce is not kept in the idempotency store: a retry asks the service again.
+        return await self.create_idempotently(start, keep_body=False)
 
 
 class FramesHandler(PensionHandler):
@@ -178,19 +197,7 @@ class FramesHandler(PensionHandler):
     async def post(self, challenge_id: str) -> CheckOutcome:
         nonce, frames = self._form()
         result = await cert.submit_frames(self.me, challenge_id, nonce, frames, ctx=self.ctx)
-        if result.passed:
-            assert result.state is not None
-            return CheckOutcome(
-                result="pass", status=status_view(result.state, self.ctx.today()),
-                pending_review=result.pending_review,
-                message=message_for("FACE_PASSED" if not result.pending_review
-                                    else "FACE_PENDING_REVIEW"))
-        code = f"FACE_{result.reason}"
-        return CheckOutcome(
-            result="fail", reason=FaceReasonView.model_validate(
-                {"code": code, "message": message_for(code)}),
-            attempts_left=result.attempts_left,
-            other_routes=None if result.attempts_left else cert.OTHER_ROUTES)
+        return outcome_view(result, self.ctx.today())
 
     def _form(self) -> tuple[str, list[bytes]]:
         arguments: dict[str, list[bytes]] = {}
@@ -220,7 +227,8 @@ class StatusHandler(PensionHandler):
     async def get(self, person_id: str) -> CertStatusView:
         await self.allowed(person_id)
         state, attempts = await cert.status_of(person_id, ctx=self.ctx)
-        return status_view(state, self.ctx.today(), attempts)
+        view = status_view(state, self.ctx.today(), attempts)
+        return view.model_copy(update={"face_provider": cert.provider_for(self.me)})
 
 
 class AgentCertificationHandler(PensionHandler):

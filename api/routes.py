@@ -7,7 +7,7 @@ from typing import Any
 
 from tornado.web import RequestHandler, URLSpec
 
-from api import account, auth, card, medical, ops, pension, registry
+from api import account, auth, card, medical, ops, pension, registry, wechat_face
 from api.base import BaseHandler, HandlerKind, Route
 from api.openapi import HTTP_METHODS, path_template
 from api.web import WebContext
@@ -19,8 +19,8 @@ class RouteDeclarationError(RuntimeError):
 
 def all_routes() -> list[Route]:
     # Each domain module ends with its ``routes``; they are listed here once.
-    return [*ops.routes, *auth.routes, *account.routes, *pension.routes, *medical.routes,
-            *card.routes, *registry.routes]
+    return [*ops.routes, *auth.routes, *account.routes, *pension.routes, *wechat_face.routes,
+            *medical.routes, *card.routes, *registry.routes]
 
 
 def check_routes(routes: Iterable[Route]) -> None:

@@ -147,6 +147,11 @@ class AuthRepository:
     async def sweep_expired(self, now: datetime) -> int:
         return await delete_expired(self._codes, now)
 
+    async def openid_of_account(self, account_id: str) -> str | None:
+        """The WeChat openid a (mini-program) account logged in with."""
+        doc = await self._accounts.find_one({"_id": account_id}, {"openid": 1})
+        return str(doc["openid"]) if doc and doc.get("openid") else None
+
     async def openid_of(self, person_id: str) -> str | None:
         """The WeChat openid of the account bound to this person, for subscribe messages."""
         doc = await self._accounts.find_one({"person_id": person_id, "merged_into": None,

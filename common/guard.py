@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from common.clock import Clock
+from common.clock import Clock, as_utc
 from common.mongo import Collection, IndexSpec, delete_expired, insert_once
 
 COLLECTION = "guards"
@@ -41,6 +41,24 @@ class Guard:
         if ttl is not None:
             document["expires_at"] = now + ttl
         return await insert_once(self._guards, document)
+
+    async def claim_lapsing(self, key: str, *, ttl: timedelta, owner: str) -> datetime | None:
+        """Take ``key`` for ``ttl`` unless someone else holds it and their time has not run
+        out; a lapsed claim is taken over (expiry is checked here, on read). Returns None
+        when the key is ours, else when the other holder's claim runs out."""
+        for _ in range(3):
+            if await self.claim(key, ttl=ttl, owner=owner):
+                return None
+            holder = await self.holder(key)
+            if holder is None:
+                continue  # released meanwhile: try again
+            if holder.get("owner") == owner:
+                return None  # an earlier try of this very request took it
+            expires = holder.get("expires_at")
+            if expires is not None and as_utc(expires) > self._clock.now():
+                return as_utc(expires)
+            await self.release(key, owner=holder.get("owner"))
+        return self._clock.now() + ttl  # lost every race: as if just taken by another
 
     async def holder(self, key: str) -> dict[str, Any] | None:
         """Who holds ``key`` and since when, or None."""

@@ -63,6 +63,7 @@ class Settings:
     jwt_signing_keys: tuple[SigningKey, ...] = field(repr=False)
     jwt_issuer: str
     wechat_base_url: str
+    wechat_timeout_seconds: int  # a WeChat call that takes longer answers 503 (try again)
     wechat_appid: str
     wechat_secret: str = field(repr=False)
     aliyun_sms_endpoint: str
@@ -77,7 +78,13 @@ class Settings:
     trusted_proxies: tuple[IPNetwork, ...]
     face_match_threshold: float
     face_one_to_many_threshold: float
-    face_daily_failures: int
+    face_daily_attempts: int
+    # Liveness thresholds (python -m pension_cert.calibrate liveness prints them).
+    face_blink_ratio: float
+    face_mouth_open: float
+    face_turn_yaw: float
+    face_identity_tolerance: float
+    face_replay_days: int
     face_pool_workers: int  # 0: cores - 1
     face_pool_queue: int
     face_dead_retention_days: int  # templates are deleted this long after validity or death
@@ -169,6 +176,7 @@ def _read(env: Mapping[str, str], dev: bool, app_env: str) -> Settings:
         port=_int(env, "PORT", 8000, low=1, high=65535),
         jwt_signing_keys=_signing_keys(env, dev),
         jwt_issuer=env.get("JWT_ISSUER", DEV_DEFAULTS["JWT_ISSUER"]).strip(),
+        wechat_timeout_seconds=_int(env, "WECHAT_TIMEOUT_SECONDS", 10, low=1, high=60),
         wechat_base_url=env.get("WECHAT_BASE_URL", "http://127.0.0.1:8101" if dev
                                 else PROD_WECHAT_BASE_URL).strip().rstrip("/"),
         wechat_appid=secrets.plain("WECHAT_APPID", dev_default=DEV_DEFAULTS["WECHAT_APPID"]),
@@ -194,7 +202,12 @@ def _read(env: Mapping[str, str], dev: bool, app_env: str) -> Settings:
         trusted_proxies=_networks(env.get("TRUSTED_PROXIES", "")),
         face_match_threshold=_float(env, "FACE_MATCH_THRESHOLD", 0.5),
         face_one_to_many_threshold=_float(env, "FACE_ONE_TO_MANY_THRESHOLD", 0.4),
-        face_daily_failures=_int(env, "FACE_DAILY_FAILURES", 5, low=1, high=50),
+        face_daily_attempts=_int(env, "FACE_DAILY_ATTEMPTS", 5, low=1, high=50),
+        face_blink_ratio=_float(env, "FACE_BLINK_RATIO", 0.75),
+        face_mouth_open=_float(env, "FACE_MOUTH_OPEN", 0.44),
+        face_turn_yaw=_float(env, "FACE_TURN_YAW", 0.075),
+        face_identity_tolerance=_float(env, "FACE_IDENTITY_TOLERANCE", 0.6),
+        face_replay_days=_int(env, "FACE_REPLAY_DAYS", 365, low=1, high=3650),
         face_pool_workers=_int(env, "FACE_POOL_WORKERS", 0, low=0, high=64),
         face_pool_queue=_int(env, "FACE_POOL_QUEUE", 4, low=0, high=1000),
         face_dead_retention_days=_int(env, "FACE_DEAD_RETENTION_DAYS", 30, low=0, high=3650),
@@ -224,6 +237,8 @@ def _fixed_actions(env: Mapping[str, str], dev: bool) -> tuple[str, ...] | None:
             actions):
         raise SettingsError(f"FACE_FIXED_ACTIONS is a list of distinct actions from "
                             f"{', '.join(FACE_ACTIONS)}")
+    if not {"turn_left", "turn_right"} & set(actions):
+        raise SettingsError("FACE_FIXED_ACTIONS needs a head turn: every challenge has one")
     return actions
 
 

@@ -1,10 +1,16 @@
-"""Calibrate the one-to-one threshold on your own people.
+"""Calibrate the face check on your own people and recordings.
 
     python -m pension_cert.calibrate PAIRS.csv --images DIR [--target-far 0.001]
+    python -m pension_cert.calibrate liveness CLIP [--blink N] [--mouth A-B] [--turn A-B]
+
+The second form calibrates the liveness thresholds (see ``calibrate_liveness``).
 
 PAIRS.csv has ``file_x,file_y,Decision`` (Yes: the same person; No: different people),
-paths relative to ``--images``. Each image is encoded exactly as a live frame is (the
-face found, cropped, scaled to 160 px, encoded). The last line printed is one JSON
+paths relative to ``--images``. ``file_x`` is encoded the way enrolment encodes a
+reference photo (the face found on a copy scaled down to 640 pixels, encoded on the full
+image), ``file_y`` the way a live frame is (scaled down to what a phone sends, the face
+cropped and scaled to 160 px): a large everyday photo is scaled, never skipped. An image
+is skipped only without exactly one face. The last line printed is one JSON
 object: pairs used, pairs skipped (an image without exactly one face), the true-accept
 rate at false-accept rates 0, 0.1 % and 1 %, the equal-error rate, and the threshold
 recommended for the target false-accept rate. The face_recognition authors warn that
@@ -24,7 +30,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pension_cert.face import FaceCheckConfig, encode_like_live
+from pension_cert import calibrate_liveness
+from pension_cert.face import FaceCheckConfig, encode_like_live, encode_photo
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,34 @@ def calibrate(genuine: Sequence[float] | np.ndarray, impostor: Sequence[float] |
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["liveness"]:
+        return liveness_main(args[1:])
+    return pairs_main(args)
+
+
+def liveness_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pension_cert.calibrate liveness",
+                                     description=calibrate_liveness.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("clip", type=Path)
+    for action in ("blink", "mouth", "turn"):
+        parser.add_argument(f"--{action}", action="append", default=[],
+                            type=calibrate_liveness.parse_span, help="frame N or A-B")
+    args = parser.parse_args(argv)
+    labels = {"blink": args.blink, "mouth": args.mouth, "turn": args.turn}
+    print(calibrate_liveness.run(args.clip, labels, FaceCheckConfig()))
+    return 0
+
+
+def reference_encoding(data: bytes, config: FaceCheckConfig) -> np.ndarray | None:
+    """As enrolment encodes an official photo, with no minimum face size: everyday
+    photos are what is being calibrated on."""
+    problem, encoding = encode_photo(data, config, min_face_px=0, max_pixels=None)
+    return None if problem or encoding is None else np.asarray(encoding)
+
+
+def pairs_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m pension_cert.calibrate",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,16 +124,22 @@ def main(argv: list[str] | None = None) -> int:
     with args.pairs.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     config = FaceCheckConfig()
-    names = sorted({r["file_x"] for r in rows} | {r["file_y"] for r in rows})
-    encodings: dict[str, np.ndarray | None] = {}
-    for name in tqdm(names, desc="encoding", unit="image", file=sys.stderr):
+    references: dict[str, np.ndarray | None] = {}
+    probes: dict[str, np.ndarray | None] = {}
+    for name in tqdm(sorted({r["file_x"] for r in rows}), desc="references", unit="image",
+                     file=sys.stderr):
         path = args.images / name
-        encodings[name] = encode_like_live(path.read_bytes(), config) if path.exists() else None
+        references[name] = reference_encoding(path.read_bytes(), config) if path.exists() \
+            else None
+    for name in tqdm(sorted({r["file_y"] for r in rows}), desc="live probes", unit="image",
+                     file=sys.stderr):
+        path = args.images / name
+        probes[name] = encode_like_live(path.read_bytes(), config) if path.exists() else None
     genuine: list[float] = []
     impostor: list[float] = []
     skipped = 0
     for row in rows:
-        x, y = encodings.get(row["file_x"]), encodings.get(row["file_y"])
+        x, y = references.get(row["file_x"]), probes.get(row["file_y"])
         if x is None or y is None:
             skipped += 1
             continue

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from auth.model import Principal, Role
 from common.errors import ValidationFailed
-from pension_cert.check_model import Consent, ConsentEntry
+from pension_cert.check_model import Consent, ConsentEntry, ConsentIsPersonal
 from pension_cert.context import (
     CONSENT_PURPOSE,
     NOTICE_VERSION,
@@ -15,7 +15,6 @@ from pension_cert.context import (
     CertContext,
     pensioner,
 )
-from pension_cert.model import ConsentIsPersonal
 
 DECISIONS = {"give": "given", "refuse": "refused", "withdraw": "withdrawn"}
 
@@ -43,6 +42,7 @@ async def record_consent(principal: Principal, person_id: str, decision: str, *,
     await ctx.repo.record_consent(person_id, entry)
     if decision == "withdraw":
         await ctx.repo.delete_template(person_id, now)
+        await ctx.repo.forget_submissions(person_id)
     await ctx.audit.record(actor=principal.subject, action=f"consent.{decision}",
                            object=person_id, outcome=status, channel=channel,
                            **({"paper_reference": paper_reference, "reason": reason}

@@ -9,8 +9,9 @@ from typing import Any
 
 from common.errors import ValidationFailed
 from pension_cert import face
+from pension_cert.check_model import PhotoRejected
 from pension_cert.context import CertContext, pensioner
-from pension_cert.model import CertState, NotAPensioner, PhotoRejected
+from pension_cert.model import CertState, NotAPensioner
 from pension_cert.templates import seal
 from people.model import IdNumber
 

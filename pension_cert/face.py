@@ -1,4 +1,7 @@
-"""Face work: safe decoding, per-frame measurements, liveness and identity. CPU only.
+"""Face work: safe decoding, per-frame measurements and encodings. CPU only.
+
+The liveness rules live in ``liveness``, the whole check of a submission in
+``analysis``, and the replay memory's hashes in ``replay``.
 
 Everything here runs inside the face process pool (see ``pool.py``), never on the
 event loop. Functions take and return plain data (bytes, lists, dataclasses of
@@ -15,10 +18,8 @@ Conventions:
 from __future__ import annotations
 
 import io
-import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from statistics import median
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -29,22 +30,35 @@ MAX_LONG_SIDE = 640
 
 @dataclass(frozen=True)
 class FaceCheckConfig:
+    """Thresholds of one check. The liveness ones come from ``python -m
+    pension_cert.calibrate liveness`` (see settings: FACE_BLINK_RATIO and the others)."""
+
     max_pixels: int = 2_000_000  # refuse decompression bombs before decoding
     min_face_px: int = 40
     min_brightness: float = 45.0  # mean luminance of the face, 0-255
     min_sharpness: float = 4.0  # variance of the Laplacian of the face scaled to 160 px
     max_missing_ratio: float = 0.2  # frames without a face (e.g. at the far end of a turn)
     still_threshold: float = 1.2  # median mean-absolute change between consecutive faces
-    blink_ratio: float = 0.65  # EAR below this share of the session's median is a blink
-    blink_ceiling: float = 0.25
-    mouth_open_mar: float = 0.38
-    turn_yaw: float = 0.3
-    identity_tolerance: float = 0.55  # every sampled frame must be this close to the best
-    identity_samples: int = 5
+    # A blink: the eye ratio below this share of its own neighbourhood (half a second on
+    # either side), so a squint held for seconds is not one.
+    blink_ratio: float = 0.75
+    mouth_open_mar: float = 0.44  # inner-lip opening over mouth width
+    # A turn: the nose moves this far (yaw ratio) from where the head started.
+    turn_yaw: float = 0.075
+    # A head turns in depth: the nose tip moves more than the eyes against the jaw
+    # outline, and the eyes move too. A flat photo, warped, moves them alike or not at all.
+    nose_over_eyes: float = 1.3
+    eyes_share: float = 0.2
+    identity_tolerance: float = 0.6  # every checked frame at most this far from the reference
+    identity_every: int = 5  # at least one checked frame in every 5, at random positions
+    # The face may move this much between checked frames (share of its width), and its
+    # size change by this factor: a cut to another face or place breaks the track.
+    track_max_shift: float = 0.6
+    track_max_scale: float = 1.35
     # The whole frame is searched (and faces counted) on every n-th frame; in between the
-    # face is tracked near its last place. At 15 fps a second face must stay in view for
-    # a third of a second to be seen.
-    full_search_every: int = 5
+    # face is tracked near its last place. Tracking is cheaper, but its boxes sit less
+    # well on a moving face and the landmarks, so blinks and turns, get noisier: 1.
+    full_search_every: int = 1
 
 
 class Action:
@@ -65,18 +79,18 @@ class FrameMeasure:
     ear: float = 0.0
     mar: float = 0.0
     yaw: float = 0.0
+    # Eye midpoint, nose tip and chin across the face, from the middle of the jaw
+    # outline's ends, in jaw widths: a turning head moves them by their depth (see
+    # liveness.parallax_holds).
+    eye_offset: float = 0.0
+    nose_offset: float = 0.0
+    chin_offset: float = 0.0
+    centre: tuple[float, float] = (0.0, 0.0)  # the face's middle in the frame, pixels
+    width: float = 0.0  # the jaw outline's width in the frame, pixels
+    phash: int = 0  # 63-bit perceptual hash of the aligned face (see replay)
+    mirror_hash: int = 0  # the same of the face flipped: a mirrored replay matches it
     thumb: bytes = b""  # 32x32 grey face, for the still-photo check
     box: tuple[int, int, int, int] | None = None
-
-
-@dataclass
-class Analysis:
-    """What the pool sends back: a refusal reason, or the best frontal encoding."""
-
-    reason: str | None
-    encoding: list[float] | None = None
-    detail: dict[str, float] = field(default_factory=dict)
-    frames: int = 0
 
 
 class BadFrame(ValueError):
@@ -150,8 +164,9 @@ def _upsample_for(image: np.ndarray) -> int:
 
 
 def _face_crop(image: np.ndarray, box: tuple[int, int, int, int]
-               ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """The face with a margin, scaled so the face is FACE_WORK_WIDTH wide; and the box in it."""
+               ) -> tuple[np.ndarray, tuple[int, int, int, int], tuple[int, int, float]]:
+    """The face with a margin, scaled so the face is FACE_WORK_WIDTH wide; the box in it;
+    and (x0, y0, scale) to map crop coordinates back to the frame."""
     top, right, bottom, left = box
     width = right - left
     margin = width // 2
@@ -163,7 +178,7 @@ def _face_crop(image: np.ndarray, box: tuple[int, int, int, int]
                        Image.Resampling.BICUBIC)
     scaled = (round((top - y0) * scale), round((right - x0) * scale),
               round((bottom - y0) * scale), round((left - x0) * scale))
-    return np.asarray(crop), scaled
+    return np.asarray(crop), scaled, (x0, y0, scale)
 
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left
@@ -215,7 +230,7 @@ def measure_frame(index: int, image: np.ndarray, box: Box | None = None
         if len(boxes) != 1:
             return FrameMeasure(index=index, faces=len(boxes)), None
         box = boxes[0]
-    crop, crop_box = _face_crop(image, box)
+    crop, crop_box, (x0, y0, scale) = _face_crop(image, box)
     marks = face_recognition.face_landmarks(crop, [crop_box])
     grey = np.asarray(Image.fromarray(crop).convert("L"))
     top, right, bottom, left = crop_box
@@ -224,14 +239,52 @@ def measure_frame(index: int, image: np.ndarray, box: Box | None = None
         return FrameMeasure(index=index, faces=0), None
     m = marks[0]
     thumb = Image.fromarray(face_grey).resize((32, 32), Image.Resampling.BILINEAR).tobytes()
+    jaw = np.asarray(m["chin"], dtype=float)
+    middle, jaw_width = (jaw[0] + jaw[16]) / 2, max(_distance(jaw[0], jaw[16]), 1.0)
+    eyes = (np.mean(m["left_eye"], axis=0) + np.mean(m["right_eye"], axis=0)) / 2
+    nose = np.asarray(m["nose_bridge"][-1], dtype=float)
+    centre = np.mean([p for points in m.values() for p in points], axis=0)
+    hashes = aligned_hashes(grey, m)
     measure = FrameMeasure(
         index=index, faces=1, face_px=box[1] - box[3], box=box,
         brightness=float(face_grey.mean()), sharpness=laplacian_variance(face_grey),
         ear=(eye_aspect_ratio(m["left_eye"]) + eye_aspect_ratio(m["right_eye"])) / 2,
         mar=mouth_aspect_ratio(m["top_lip"], m["bottom_lip"]),
-        yaw=yaw_ratio(m["chin"], m["nose_tip"]), thumb=thumb,
+        yaw=yaw_ratio(m["chin"], m["nose_tip"]),
+        eye_offset=float(eyes[0] - middle[0]) / jaw_width,
+        nose_offset=float(nose[0] - middle[0]) / jaw_width,
+        chin_offset=float(jaw[8][0] - middle[0]) / jaw_width,
+        centre=(x0 + float(centre[0]) / scale, y0 + float(centre[1]) / scale),
+        width=jaw_width / scale, phash=hashes[0], mirror_hash=hashes[1], thumb=thumb,
     )
     return measure, (crop, crop_box)
+
+
+# Where the eyes and the mouth go in the 32x32 face the perceptual hash is taken of.
+_ALIGNED = np.array([[9.0, 11.0], [23.0, 11.0], [16.0, 25.0]])
+_DCT = np.cos(np.pi * (2 * np.arange(32)[None, :] + 1) * np.arange(32)[:, None] / 64)
+
+
+def aligned_hashes(grey: np.ndarray, marks: dict[str, list[tuple[int, int]]]
+                   ) -> tuple[int, int]:
+    """63-bit perceptual hashes of the face aligned on its eyes and mouth, as it is and
+    flipped: the signs of the low DCT frequencies against their median. Re-encoding,
+    metadata, brightness and small crops leave them within a few bits; another moment
+    of the same face does not."""
+    anchors = np.array([np.mean(marks["left_eye"], axis=0), np.mean(marks["right_eye"], axis=0),
+                        np.mean(marks["top_lip"] + marks["bottom_lip"], axis=0)])
+    # The affine map from the aligned square to the crop (PIL samples backwards).
+    to_crop = np.linalg.solve(np.c_[_ALIGNED, np.ones(3)], anchors).T
+    face = Image.fromarray(grey).transform((32, 32), Image.Transform.AFFINE,
+                                           tuple(to_crop.flatten()), Image.Resampling.BILINEAR)
+    pixels = np.asarray(face, dtype=float)
+    return _dct_hash(pixels), _dct_hash(pixels[:, ::-1])
+
+
+def _dct_hash(pixels: np.ndarray) -> int:
+    low = (_DCT @ pixels @ _DCT.T)[:8, :8].flatten()[1:]
+    bits = low > np.median(low)
+    return int(sum(1 << i for i, bit in enumerate(bits) if bit))
 
 
 def encode(crop: np.ndarray, crop_box: tuple) -> np.ndarray:
@@ -240,138 +293,18 @@ def encode(crop: np.ndarray, crop_box: tuple) -> np.ndarray:
     return face_recognition.face_encodings(crop, [crop_box])[0]
 
 
-# -- liveness ------------------------------------------------------------------------
-
-
-def action_frames(measures: Sequence[FrameMeasure], action: str, config: FaceCheckConfig
-                  ) -> list[int]:
-    """Indices (in ``measures``) of frames that show ``action``, against the session's own
-    baseline: median eye ratio, and the head pose of the first frames (the challenge
-    starts facing the camera)."""
-    ears = [m.ear for m in measures]
-    baseline_ear = median(ears)
-    baseline_yaw = median(m.yaw for m in measures[:5])
-    hits = []
-    for i, m in enumerate(measures):
-        if action == Action.BLINK:
-            hit = m.ear < min(config.blink_ratio * baseline_ear, config.blink_ceiling)
-        elif action == Action.OPEN_MOUTH:
-            hit = m.mar > config.mouth_open_mar
-        elif action == Action.TURN_LEFT:
-            hit = m.yaw - baseline_yaw > config.turn_yaw
-        else:
-            hit = baseline_yaw - m.yaw > config.turn_yaw
-        if hit:
-            hits.append(i)
-    return hits
-
-
-def actions_in_order(measures: Sequence[FrameMeasure], actions: Sequence[str],
-                     config: FaceCheckConfig) -> str | None:
-    """None when every action happened after the previous one; else the reason."""
-    after = -1
-    for action in actions:
-        hits = action_frames(measures, action, config)
-        if not hits:
-            return f"{action.upper()}_NOT_DETECTED"
-        later = [i for i in hits if i > after]
-        if not later:
-            return "WRONG_ORDER"
-        # The next action must start once this one is over.
-        run_end = later[0]
-        while run_end + 1 in hits:
-            run_end += 1
-        after = run_end
-    return None
-
-
-def looks_still(measures: Sequence[FrameMeasure], config: FaceCheckConfig) -> bool:
-    """A photo held up (or the same frame sent again and again) barely changes."""
-    thumbs = [np.frombuffer(m.thumb, dtype=np.uint8).astype(float) for m in measures]
-    if len(thumbs) < 2:
-        return True
-    changes = [float(np.abs(a - b).mean()) for a, b in itertools.pairwise(thumbs)]
-    ears = [m.ear for m in measures]
-    return median(changes) < config.still_threshold and (max(ears) - min(ears)) < 0.05
-
-
-def analyse(frames: Sequence[bytes], actions: Sequence[str], config: FaceCheckConfig
-            ) -> Analysis:
-    """The whole check of one submission. Runs in a pool worker."""
-    measures: list[FrameMeasure] = []
-    crops: dict[int, tuple[np.ndarray, tuple]] = {}
-    luminance: list[float] = []
-    short_sides: list[int] = []
-    for index, data in enumerate(frames):
-        try:
-            image = decode_frame(data, config.max_pixels)
-        except BadFrame:
-            return Analysis("BAD_FRAME", frames=len(frames))
-        luminance.append(float(image.mean()))
-        short_sides.append(min(image.shape[:2]))
-        tracked = None
-        if index % config.full_search_every and measures and measures[-1].box is not None:
-            tracked = track_face(image, measures[-1].box)
-        measure, crop = measure_frame(index, image, tracked)
-        if measure.faces > 1:
-            return Analysis("MULTIPLE_FACES", frames=len(frames))
-        if crop is not None:
-            measures.append(measure)
-            crops[index] = crop
-    if len(measures) < max(2, (1 - config.max_missing_ratio) * len(frames)):
-        # Say why no face was found when the frames themselves show it.
-        if median(luminance) < config.min_brightness:
-            return Analysis("TOO_DARK", frames=len(frames))
-        if median(short_sides) < 3 * config.min_face_px:
-            return Analysis("FACE_TOO_SMALL", frames=len(frames))
-        return Analysis("NO_FACE", frames=len(frames))
-    if looks_still(measures, config):
-        return Analysis("STILL_PHOTO", frames=len(frames))
-    reason = _quality_reason(measures, config)
-    if reason:
-        return Analysis(reason, frames=len(frames))
-    reason = actions_in_order(measures, actions, config)
-    if reason:
-        return Analysis(reason, frames=len(frames))
-    return _identity(measures, crops, config, len(frames))
-
-
-def _quality_reason(measures: Sequence[FrameMeasure], config: FaceCheckConfig) -> str | None:
-    if median(m.face_px for m in measures) < config.min_face_px:
-        return "FACE_TOO_SMALL"
-    if median(m.brightness for m in measures) < config.min_brightness:
-        return "TOO_DARK"
-    if median(m.sharpness for m in measures) < config.min_sharpness:
-        return "TOO_BLURRY"
-    return None
-
-
-def _identity(measures: Sequence[FrameMeasure], crops: dict[int, tuple[np.ndarray, tuple]],
-              config: FaceCheckConfig, total: int) -> Analysis:
-    """Encode the most frontal open-eyed frame, and check sampled frames are the same person."""
-    ears = median(m.ear for m in measures)
-    candidates = [m for m in measures if m.ear >= 0.8 * ears and m.mar < config.mouth_open_mar]
-    best = min(candidates or measures, key=lambda m: abs(m.yaw))
-    reference = encode(*crops[best.index])
-    step = max(1, len(measures) // config.identity_samples)
-    worst = 0.0
-    for m in measures[::step]:
-        distance = float(np.linalg.norm(encode(*crops[m.index]) - reference))
-        worst = max(worst, distance)
-        if distance > config.identity_tolerance:
-            return Analysis("IDENTITY_CHANGED", frames=total, detail={"worst": worst})
-    return Analysis(None, encoding=[float(x) for x in reference], frames=total,
-                    detail={"worst_identity_distance": worst, "best_frame": best.index})
-
-
-def encode_photo(data: bytes, config: FaceCheckConfig) -> tuple[str | None, list[float] | None]:
-    """A reference photo: exactly one face, large enough. Returns (problem, encoding)."""
+def encode_photo(data: bytes, config: FaceCheckConfig, *, min_face_px: int = 80,
+                 max_pixels: int | None = -1) -> tuple[str | None, list[float] | None]:
+    """A reference photo: exactly one face, at least ``min_face_px`` wide, at most
+    ``max_pixels`` (-1: eight times a live frame's limit; None: any size). Returns
+    (problem, encoding)."""
     import face_recognition
 
     try:
         opened = Image.open(io.BytesIO(data))
         width, height = opened.size
-        if width * height > config.max_pixels * 8:
+        limit = config.max_pixels * 8 if max_pixels == -1 else max_pixels
+        if limit is not None and width * height > limit:
             return "TOO_LARGE", None
         image = ImageOps.exif_transpose(opened).convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
@@ -389,19 +322,33 @@ def encode_photo(data: bytes, config: FaceCheckConfig) -> tuple[str | None, list
     if len(boxes) > 1:
         return "MULTIPLE_FACES", None
     top, right, bottom, left = (round(v * scale) for v in boxes[0])
-    if right - left < 80:
+    if right - left < min_face_px:
         return "FACE_TOO_SMALL", None
     encoding = face_recognition.face_encodings(full, [(top, right, bottom, left)])[0]
     return None, [float(x) for x in encoding]
 
 
 def encode_like_live(data: bytes, config: FaceCheckConfig) -> np.ndarray | None:
-    """An image encoded exactly as a live frame is; None without exactly one face."""
+    """An image encoded exactly as a live frame is (a phone sends frames of at most 640
+    pixels a side: a larger photo is scaled down first, never refused); None without
+    exactly one face."""
     try:
-        image = decode_frame(data, config.max_pixels)
+        image = decode_frame(_as_live_frame(data), config.max_pixels)
     except BadFrame:
         return None
     measure, crop = measure_frame(0, image)
     if measure.faces != 1 or crop is None:
         return None
     return encode(*crop)
+
+
+def _as_live_frame(data: bytes) -> bytes:
+    """The photo as the phone would have sent it: upright, at most MAX_LONG_SIDE a side."""
+    try:
+        image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        return data  # decode_frame names the problem
+    image.thumbnail((MAX_LONG_SIDE, MAX_LONG_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()

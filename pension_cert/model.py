@@ -13,8 +13,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from auth.model import Forbidden
-from common.errors import Conflict, DomainError, NotFound, RateLimited, ValidationFailed
+from common.errors import Conflict, NotFound, ValidationFailed
 from people.model import Person, PersonType, PrisonPeriod
 
 
@@ -212,6 +211,7 @@ class Channel(StrEnum):
     COMMITMENT = "commitment"  # a family member's signed commitment letter
     PASSIVE = "passive"  # data held elsewhere (settlements, card use, ...)
     INITIAL = "initial"  # the first deadline of a new retiree
+    WECHAT_FACE = "wechat_face"  # WeChat's own face verification, in the mini-program
 
 
 class PaymentStatus(StrEnum):
@@ -293,16 +293,6 @@ def payment_status(person: Person, state: CertState | None, today: date) -> Paym
     return state.payment_status(today) if state is not None else PaymentStatus.PAYING
 
 
-# Why a face check did not pass; answered as ``FACE_<reason>`` with a Chinese sentence
-# saying what to do next, never with a score.
-FACE_REASONS = (
-    "BAD_FRAME", "NO_FACE", "MULTIPLE_FACES", "FACE_TOO_SMALL", "TOO_DARK", "TOO_BLURRY",
-    "STILL_PHOTO", "BLINK_NOT_DETECTED", "OPEN_MOUTH_NOT_DETECTED", "TURN_LEFT_NOT_DETECTED",
-    "TURN_RIGHT_NOT_DETECTED", "WRONG_ORDER", "IDENTITY_CHANGED", "FACE_MISMATCH", "REPLAYED",
-    "NO_REFERENCE_PHOTO",
-)
-
-
 # -- errors --------------------------------------------------------------------------------
 
 
@@ -310,44 +300,8 @@ class CertificationBlocked(Conflict):
     code = "CERTIFICATION_BLOCKED"
 
 
-class ConsentRequired(Conflict):
-    code = "FACE_CONSENT_REQUIRED"
-
-
-class NoReference(Conflict):
-    code = "NO_REFERENCE_PHOTO"
-
-
 class NotAPensioner(Conflict):
     code = "NOT_A_PENSIONER"
-
-
-class AttemptsExhausted(RateLimited):
-    code = "FACE_ATTEMPTS_EXHAUSTED"
-
-
-class ChallengeNotFound(NotFound):
-    code = "CHALLENGE_NOT_FOUND"
-
-
-class NonceRefused(ValidationFailed):
-    code = "NONCE_INVALID"
-
-
-class NonceExpired(NonceRefused):
-    code = "NONCE_EXPIRED"
-
-
-class NonceUsed(NonceRefused):
-    code = "NONCE_USED"
-
-
-class FramesInvalid(ValidationFailed):
-    code = "FRAMES_INVALID"
-
-
-class PhotoRejected(ValidationFailed):
-    code = "PHOTO_REJECTED"
 
 
 class CaseNotFound(NotFound):
@@ -356,18 +310,6 @@ class CaseNotFound(NotFound):
 
 class CaseAlreadyDecided(Conflict):
     code = "REVIEW_CASE_DECIDED"
-
-
-class ConsentIsPersonal(Forbidden):
-    """Face consent is the person's own act; an agent records a signed paper consent only."""
-
-    code = "CONSENT_IS_PERSONAL"
-
-
-class FaceCheckIsSelfService(Forbidden):
-    """Agents certify in person; they never start a self-service face check."""
-
-    code = "FACE_CHECK_IS_SELF_SERVICE"
 
 
 @dataclass(frozen=True)
@@ -386,8 +328,3 @@ class ReviewCase:
     previous_status: str
 
 
-class FacePoolBusy(DomainError):
-    code = "FACE_SERVICE_BUSY"
-
-    def __init__(self, retry_after: int = 5) -> None:
-        super().__init__("face pool queue is full", retry_after=retry_after)

@@ -17,12 +17,17 @@ from datetime import date, datetime
 from typing import Any
 
 from bson.binary import Binary
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from common.clock import as_utc
 from common.mongo import Collection, Database, Document, IndexSpec, delete_expired, insert_once
 from common.versioning import Derived, Stepper
-from pension_cert.check_model import Attempt, Challenge, Consent, ConsentEntry
+from pension_cert.check_model import (
+    Attempt,
+    Challenge,
+    Consent,
+    ConsentEntry,
+    WeChatFaceCheck,
+)
 from pension_cert.model import CertState, CertStatus, Month, ReviewCase
 
 CONSENTS = "face_consents"
@@ -33,7 +38,8 @@ ATTEMPTS = "cert_attempts"
 STATES = "cert_states"
 SIGNALS = "cert_signals"
 CASES = "review_cases"
-FRAME_DIGESTS = "frame_digests"
+FRAME_HASHES = "frame_hashes"
+WECHAT_CHECKS = "wechat_face_checks"
 
 INDEXES = [
     IndexSpec(TEMPLATES, [("region_code", 1)], name="region"),
@@ -41,7 +47,9 @@ INDEXES = [
     IndexSpec(STATES, [("valid_through", 1)], name="valid_through"),
     IndexSpec(CASES, [("status", 1), ("region_code", 1)], name="status_region"),
     IndexSpec(CHALLENGES, [("expires_at", 1)], name="expires_at", ttl=True),
-    IndexSpec(FRAME_DIGESTS, [("expires_at", 1)], name="expires_at", ttl=True),
+    IndexSpec(FRAME_HASHES, [("person_id", 1), ("at", -1)], name="person_at"),
+    IndexSpec(FRAME_HASHES, [("expires_at", 1)], name="expires_at", ttl=True),
+    IndexSpec(WECHAT_CHECKS, [("expires_at", 1)], name="expires_at", ttl=True),
 ]
 
 
@@ -56,7 +64,8 @@ class CertRepository:
         self._states: Collection = db[STATES]
         self._signals: Collection = db[SIGNALS]
         self._cases: Collection = db[CASES]
-        self._frame_digests: Collection = db[FRAME_DIGESTS]
+        self._frame_hashes: Collection = db[FRAME_HASHES]
+        self._wechat_checks: Collection = db[WECHAT_CHECKS]
 
     # -- consent ---------------------------------------------------------------------
 
@@ -133,10 +142,11 @@ class CertRepository:
 
     # -- challenges, replay digests and attempts ------------------------------------------
 
-    async def save_challenge(self, challenge: Challenge) -> None:
+    async def save_challenge(self, challenge: Challenge) -> bool:
+        """Store a new challenge; False if one with its id exists (a retried create)."""
         fields = asdict(challenge)
-        await self._challenges.insert_one({"_id": fields.pop("challenge_id"), **fields,
-                                           "actions": list(challenge.actions)})
+        return await insert_once(self._challenges, {
+            "_id": fields.pop("challenge_id"), **fields, "actions": list(challenge.actions)})
 
     async def challenge(self, challenge_id: str) -> Challenge | None:
         doc = await self._challenges.find_one({"_id": challenge_id})
@@ -146,23 +156,42 @@ class CertRepository:
             challenge_id=doc["_id"], person_id=doc["person_id"], account_id=doc["account_id"],
             session_id=doc.get("session_id"), on_behalf=doc.get("on_behalf"),
             nonce_hash=doc["nonce_hash"], actions=tuple(doc["actions"]),
-            created_at=as_utc(doc["created_at"]), expires_at=as_utc(doc["expires_at"]))
+            created_at=as_utc(doc["created_at"]), expires_at=as_utc(doc["expires_at"]),
+            sample_seed=int(doc.get("sample_seed", 0)))
 
-    async def claim_frames(self, digests: list[str], challenge_id: str, now: datetime,
-                           keep_until: datetime) -> bool:
-        """Remember every frame's digest; False if any was submitted before (a replay)."""
-        unique = sorted(set(digests))
-        try:
-            await self._frame_digests.insert_many(
-                [{"_id": d, "challenge_id": challenge_id, "at": now, "expires_at": keep_until}
-                 for d in unique], ordered=False)
-        except (BulkWriteError, DuplicateKeyError):
-            return False
-        return True
+    async def save_wechat_check(self, check: WeChatFaceCheck) -> bool:
+        fields = asdict(check)
+        return await insert_once(self._wechat_checks, {"_id": fields.pop("check_id"), **fields})
 
-    async def forget_frames(self) -> None:
-        """Tests only: each test is its own recording session."""
-        await self._frame_digests.delete_many({})
+    async def wechat_check(self, check_id: str) -> WeChatFaceCheck | None:
+        doc = await self._wechat_checks.find_one({"_id": check_id})
+        if doc is None:
+            return None
+        fields = {k: v for k, v in doc.items() if k != "_id"}
+        return WeChatFaceCheck(check_id=doc["_id"], **{
+            **fields, "created_at": as_utc(doc["created_at"]),
+            "expires_at": as_utc(doc["expires_at"])})
+
+    async def remember_submission(self, person_id: str, challenge_id: str,
+                                  hashes: Sequence[int], now: datetime,
+                                  keep_until: datetime) -> None:
+        """The perceptual hashes of one submission's face frames (never the frames)."""
+        if hashes:
+            await insert_once(self._frame_hashes, {
+                "_id": challenge_id, "person_id": person_id, "hashes": list(hashes),
+                "at": now, "expires_at": keep_until})
+
+    async def earlier_submissions(self, person_id: str, now: datetime,
+                                  limit: int = 100) -> list[list[int]]:
+        """The person's remembered submissions, newest first; expired ones are skipped
+        here (housekeeping deletes them later)."""
+        cursor = self._frame_hashes.find(
+            {"person_id": person_id, "expires_at": {"$gt": now}}).sort("at", -1).limit(limit)
+        return [[int(h) for h in doc["hashes"]] async for doc in cursor]
+
+    async def forget_submissions(self, person_id: str) -> int:
+        """On withdrawn consent: nothing derived from the person's face is kept."""
+        return (await self._frame_hashes.delete_many({"person_id": person_id})).deleted_count
 
     async def log_attempt(self, attempt: Attempt) -> None:
         await self._attempts.insert_one({"_id": uuid.uuid4().hex, **asdict(attempt),
@@ -177,7 +206,8 @@ class CertRepository:
 
     async def sweep_expired(self, now: datetime) -> int:
         return (await delete_expired(self._challenges, now)
-                + await delete_expired(self._frame_digests, now))
+                + await delete_expired(self._frame_hashes, now)
+                + await delete_expired(self._wechat_checks, now))
 
     # -- state -----------------------------------------------------------------------
 

@@ -7,6 +7,24 @@ decisions), signals (passive certification) and payroll (the monthly run).
 
 from __future__ import annotations
 
+from pension_cert.check_model import (
+    AttemptsExhausted,
+    ChallengeNotFound,
+    ChallengeOpen,
+    ConsentIsPersonal,
+    ConsentRequired,
+    FaceCheckIsSelfService,
+    FramesInvalid,
+    NonceExpired,
+    NonceRefused,
+    NonceUsed,
+    NoReference,
+    PhotoRejected,
+    WeChatFaceNotFinished,
+    WeChatFaceUnavailable,
+    WrongFaceProvider,
+    provider_for,
+)
 from pension_cert.consent import ConsentView, consent_of, record_consent
 from pension_cert.context import (
     NOTICE_VERSION,
@@ -30,26 +48,16 @@ from pension_cert.enrolment import (
 from pension_cert.face_check import CheckResult, start_challenge, submit_frames
 from pension_cert.fraud import RegionIndex, fraud_suspicion, region_index
 from pension_cert.model import (
-    AttemptsExhausted,
     CaseAlreadyDecided,
     CaseNotFound,
     CertificationBlocked,
-    ChallengeNotFound,
     Channel,
-    ConsentIsPersonal,
-    ConsentRequired,
-    FaceCheckIsSelfService,
-    FramesInvalid,
-    NonceExpired,
-    NonceRefused,
-    NonceUsed,
-    NoReference,
     NotAPensioner,
-    PhotoRejected,
 )
 from pension_cert.payroll import payroll_rows, person_payment, person_record, run_payroll
 from pension_cert.review import decide_case, open_cases
 from pension_cert.signals import SIGNAL_KINDS, ingest_signal, ingest_signal_for
+from pension_cert.wechat_face import StartedWeChatFace, finish_wechat_face, start_wechat_face
 
 __all__ = [
     "NOTICE_VERSION",
@@ -63,6 +71,7 @@ __all__ = [
     "CertContext",
     "CertificationBlocked",
     "ChallengeNotFound",
+    "ChallengeOpen",
     "Channel",
     "CheckResult",
     "ConsentIsPersonal",
@@ -77,11 +86,16 @@ __all__ = [
     "NotAPensioner",
     "PhotoRejected",
     "RegionIndex",
+    "StartedWeChatFace",
+    "WeChatFaceNotFinished",
+    "WeChatFaceUnavailable",
+    "WrongFaceProvider",
     "agent_certify",
     "certify",
     "consent_of",
     "decide_case",
     "enroll_reference",
+    "finish_wechat_face",
     "fraud_suspicion",
     "import_photos",
     "ingest_signal",
@@ -90,6 +104,7 @@ __all__ = [
     "payroll_rows",
     "person_payment",
     "person_record",
+    "provider_for",
     "purge_expired_templates",
     "record_consent",
     "region_index",
@@ -97,6 +112,7 @@ __all__ = [
     "run_cycle",
     "run_payroll",
     "start_challenge",
+    "start_wechat_face",
     "status_of",
     "submit_frames",
 ]

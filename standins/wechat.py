@@ -1,10 +1,11 @@
 """A local stand-in for the WeChat server APIs this service calls.
 
 Speaks the real wire format: ``GET /cgi-bin/token``, ``POST /cgi-bin/stable_token``,
-``POST /cgi-bin/message/subscribe/send``, ``GET /sns/jscode2session`` and
-``POST /wxa/business/getuserphonenumber``, with WeChat's real error codes
-(40001 invalid token, 40013 invalid appid, 40125 invalid secret, 40029 invalid
-code, 40037 invalid template, 47003 bad data, 43101 no subscription). A
+``POST /cgi-bin/message/subscribe/send``, ``GET /sns/jscode2session``,
+``POST /wxa/business/getuserphonenumber`` and face verification (``wechat_face``),
+with WeChat's real error codes (40001 invalid token, 40013 invalid appid, 40125
+invalid secret, 40029 invalid code, 40037 invalid template, 47003 bad data, 43101 no
+subscription). A
 one-time subscription allows one message; login and phone codes work once and
 expire after 5 minutes. Tests and the demo mint codes and script failures over
 ``/_control/*``.
@@ -23,6 +24,12 @@ from typing import Any
 from tornado.web import Application
 
 from standins.base import JsonHandler, Script, delay, run_standalone, standin_app
+from standins.wechat_face import (
+    FaceVerification,
+    get_verify_id,
+    query_verify_info,
+    verify_on_phone,
+)
 from standins.wechat_templates import SUBSCRIBE_TEMPLATES
 
 DEV_APPS = {"wx-dev-appid": "dev-only-wechat-secret"}
@@ -53,6 +60,7 @@ class WeChatState:
     phone_codes: dict[str, MintedCode] = field(default_factory=dict)
     scripts: dict[str, Script] = field(default_factory=lambda: defaultdict(Script))
     clock_offset: float = 0.0  # tests move code expiry forward with their own clock
+    face: dict[str, FaceVerification] = field(default_factory=dict)  # verify_id -> check
 
     def now(self) -> float:
         return time.time() + self.clock_offset
@@ -213,6 +221,16 @@ class PhoneNumberHandler(TokenApiHandler):
         }})
 
 
+class FaceApiHandler(TokenApiHandler):
+    """getverifyid and queryverifyinfo (人脸核身 2.0)."""
+
+    async def post(self, api: str) -> None:
+        if await self.answered_early(self.state.scripts[api]):
+            return
+        answer = get_verify_id if api == "getverifyid" else query_verify_info
+        self.write_json(answer(self.state, self.body_json()))
+
+
 class ControlHandler(JsonHandler):
     def get(self, what: str) -> None:
         if what == "messages":
@@ -243,6 +261,10 @@ class ControlHandler(JsonHandler):
             code = self.state.mint(self.state.phone_codes, {"phone": str(body["phone"])})
             self.write_json({"code": code})
             return
+        elif what == "face_verify":
+            if not verify_on_phone(self.state, body):
+                self.send_error(404)
+                return
         elif what == "advance":
             self.state.clock_offset += float(body.get("seconds", 0))
         elif what == "expire_tokens":
@@ -254,6 +276,7 @@ class ControlHandler(JsonHandler):
             self.state.messages.clear()
             self.state.subscriptions.clear()
             self.state.token_requests = 0
+            self.state.face.clear()
         else:
             self.send_error(404)
             return
@@ -268,6 +291,7 @@ def make_app(apps: dict[str, str] | None = None) -> Application:
         (r"/cgi-bin/message/subscribe/send", SubscribeSendHandler),
         (r"/sns/jscode2session", CodeToSessionHandler),
         (r"/wxa/business/getuserphonenumber", PhoneNumberHandler),
+        (r"/cityservice/face/identify/(getverifyid|queryverifyinfo)", FaceApiHandler),
         (r"/_control/(\w+)", ControlHandler),
     ])
 

@@ -131,10 +131,9 @@ def frames(clip: list[Image.Image]) -> list[bytes]:
 
 
 @pytest.fixture
-async def fresh_face_session(reset_standins: None, deps: Deps) -> None:
-    """Each face test is its own recording session: uploads seen by earlier tests don't
-    count as replays here (a replay test submits twice within itself)."""
-    await deps.cert.repo.forget_frames()
+async def fresh_face_session(reset_standins: None) -> None:
+    """A face test starts with stand-ins that remember nothing (replays are remembered
+    per person, and every test makes its own people)."""
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ records a journey starts from (a registry person, a card, a filing body, a photo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import itertools
 import json
 import os
-import random
 import re
 import secrets
 from datetime import date
@@ -23,7 +23,6 @@ from auth.model import Role
 from auth.service import create_console_account
 from medical_insurance.model import RULES, Category
 from pension_cert import service as cert
-from pension_cert.face import Action
 from people.model import check_character
 from people.service import parse_row
 from social_card.model import Card, CardStatus
@@ -138,11 +137,13 @@ async def sms_login(api, standins, phone: str, headers: dict | None = None) -> d
 
 
 async def verified_citizen(api, deps, standins, *, phone: str | None = None,
-                           region: str = "150102") -> tuple[dict, str]:
-    """A mini-program user bound by real name to a new registry person."""
+                           region: str = "150102", app: bool = False) -> tuple[dict, str]:
+    """A mini-program user (or, with ``app``, an app user who logged in by SMS) bound by
+    real name to a new registry person."""
     phone = phone or new_phone()
     person_id, id_number = await add_person(deps, phone=phone, region=region)
-    login = await wechat_login(api, standins)
+    login = await (sms_login(api, standins, new_phone()) if app
+                   else wechat_login(api, standins))
     token = login["access_token"]
     asked = await api.post("/v1/me/real-name/code", headers=bearer(token),
                            json_body={"id_number": id_number, "name": "张建国"})
@@ -244,18 +245,11 @@ def photo_of(image: Image.Image) -> bytes:
 # -- pension certification -------------------------------------------------------------
 
 
-def seed_for(actions: list[str]) -> int:
-    """The challenge's generator may be seeded by tests: find a seed asking for ``actions``."""
-    for seed in range(10_000):
-        if random.Random(seed).sample(Action.ALL, 2) == actions:
-            return seed
-    raise AssertionError("no seed")
-
-
 async def retiree(api, deps, standins, clock, *, photo: bytes | None, consent: bool = True,
                   region: str = "150102"):
-    """A verified citizen whose registry person has a reference photo and has consented."""
-    login, person_id = await verified_citizen(api, deps, standins, region=region)
+    """A verified citizen of the app (whose face check is the service's own), whose
+    registry person has a reference photo and has consented."""
+    login, person_id = await verified_citizen(api, deps, standins, region=region, app=True)
     token = bearer(login["access_token"])
     if photo is not None:
         await cert.enroll_reference(person_id, photo, source="test", actor="test", ctx=deps.cert)
@@ -266,9 +260,11 @@ async def retiree(api, deps, standins, clock, *, photo: bytes | None, consent: b
     return login, person_id, token
 
 
-async def challenge(api, token, person_id, key, actions=("blink", "open_mouth"), deps=None):
+async def challenge(api, token, person_id, key, actions=("turn_right", "blink"), deps=None):
+    """Start a face challenge; with ``deps``, one asking for ``actions`` (what the clip's
+    frames 0-115 show, in this order, by default)."""
     if deps is not None:
-        deps.cert.rng = random.Random(seed_for(list(actions)))
+        deps.cert.config = dataclasses.replace(deps.cert.config, fixed_actions=tuple(actions))
     reply = await api.post("/v1/pension/challenges", json_body={"person_id": person_id},
                            headers={**token, "Idempotency-Key": key})
     return reply

@@ -57,3 +57,48 @@ async def test_the_command_prints_its_json_on_the_last_line(tmp_path):
     assert result["pairs"] + result["skipped"] == 36
     assert set(result["tar_at_far"]) == {"0", "0.001", "0.01"}
     assert 0.3 < result["threshold"] < 1.0
+
+
+PEOPLE = JOHNS.parent / "people"
+MISC = JOHNS.parent / "misc"
+
+
+async def _run(*args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def test_everyday_photos_of_any_size_are_scaled_not_skipped(tmp_path):
+    """Photos over 2 megapixels (a 1080p one among them) are encoded as enrolment and live
+    frames encode them, not skipped: at most 5 % of pairs may be."""
+    photos = tmp_path / "people"
+    shutil.copytree(PEOPLE, photos)
+    for name in ("obama-1080p.jpg", "obama-240p.jpg"):
+        shutil.copy(MISC / name, photos / "obama" / name)
+    pairs_file = tmp_path / "pairs.csv"
+    await _run("-m", "pension_cert.pairs", str(photos), "--out", str(pairs_file))
+    result = json.loads((await _run("-m", "pension_cert.calibrate", str(pairs_file),
+                                    "--images", str(photos))).strip().splitlines()[-1])
+    total = result["pairs"] + result["skipped"]
+    count = sum(1 for p in photos.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg"))
+    assert total == count * (count - 1) // 2
+    assert result["skipped"] <= 0.05 * total, result
+
+
+async def test_the_liveness_calibration_prints_thresholds_between_genuine_and_rest():
+    clip = JOHNS.parents[1] / "video" / "carphone_pristine.mp4"
+    out = await _run("-m", "pension_cert.calibrate", "liveness", str(clip))
+    result = json.loads(out.strip().splitlines()[-1])
+    evidence = result["evidence"]
+    # A blink dips below the threshold; an open eye never does.
+    assert evidence["weakest_blink_dip"] < result["FACE_BLINK_RATIO"] < evidence[
+        "lowest_open_eye"]
+    # An open mouth rises above it; a closed or talking one never does.
+    assert evidence["widest_closed_mouth"] < result["FACE_MOUTH_OPEN"] < evidence[
+        "least_open_mouth"]
+    assert 0 < result["FACE_TURN_YAW"] < evidence["smallest_turn"]
+    assert set(result["current"]) == {"FACE_BLINK_RATIO", "FACE_MOUTH_OPEN", "FACE_TURN_YAW"}

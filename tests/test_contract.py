@@ -87,6 +87,15 @@ def test_the_special_bodies_events_reasons_and_links_are_documented():
     assert "ETag" in paths["/v1/family/links"]["post"]["responses"]["201"]["headers"]
 
 
+def test_every_face_reason_is_documented_with_a_message():
+    from api.messages import CATALOGUE
+    from api.schemas.pension import FaceReason
+    from pension_cert.check_model import FACE_REASONS
+
+    assert {r.value for r in FaceReason} == {f"FACE_{r}" for r in FACE_REASONS}
+    assert all(r.value in CATALOGUE["zh-CN"] for r in FaceReason)
+
+
 def test_every_example_fits_its_model():
     seen: set[type[BaseModel]] = set()
     for route in all_routes():

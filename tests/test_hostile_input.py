@@ -22,7 +22,7 @@ SAMPLE_IDS = {"person_id": "P0123456789abcdef0123", "challenge_id": "CH012345678
               "case_id": "RC0123456789abcdef", "filing_id": "F0123456789abcdef0123",
               "card_id": "C0123456789abcdef0123", "link_id": "F0123456789abcdef0123",
               "message_id": "m0123456789abcdef0123456", "session_id": "S0123456789abcdef0123",
-              "event": "cancel", "path": "swagger-ui.css"}
+              "event": "cancel", "path": "swagger-ui.css", "check_id": "WF0123456789abcdef0123"}
 DEEP = b"[" * 3000 + b"]" * 3000
 DEEP_OBJECT = b'{"a":' * 3000 + b"1" + b"}" * 3000
 HOSTILE_BODIES: dict[str, bytes] = {

@@ -44,7 +44,7 @@ async def test_consent_challenge_frames_pass_status_history_and_reminders(
     started = await challenge(api, token, person_id, "journey-0001", deps=deps)
     assert started.status == 201, started.body
     body = started.json()
-    assert body["actions"] == ["blink", "open_mouth"]
+    assert body["actions"] == ["turn_right", "blink"]
     assert body["expires_in"] == 120 and len(body["nonce"]) >= 32
 
     result = await submit(api, token, body, frames)

@@ -179,6 +179,10 @@ async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
         actions=("blink", "open_mouth"), created_at=deps.clock.now(),
         expires_at=deps.clock.now() + timedelta(minutes=2)))
     frames = multipart({"nonce": "anything"}, [JPEG])
+    b_wechat = await api.post("/v1/pension/wechat-face", json_body={"person_id": b_person},
+                              headers={**b_auth, "Idempotency-Key": "bola-wechat-face-01"})
+    assert b_wechat.status == 201, b_wechat.body
+    b_check = b_wechat.json()["check_id"]
     b_filing = await api.post("/v1/medical/filings", json_body={
         "person_id": b_person, "category": "temporary_trip", "start_date": "2026-11-25",
         "destination": {"province_code": "440000", "city_code": "440100"},
@@ -203,6 +207,8 @@ async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
             "POST", f"/v1/pension/people/{b_person}/agent-certifications", None),
         "/v1/pension/challenges/{challenge_id}/frames": (
             "POST", f"/v1/pension/challenges/{b_challenge}/frames", frames),
+        "/v1/pension/wechat-face/{check_id}/result": (
+            "POST", f"/v1/pension/wechat-face/{b_check}/result", None),
         "/v1/pension/review-cases/{case_id}/decision": (
             "POST", "/v1/pension/review-cases/RCanything/decision", None),
         "/v1/medical/filings/{filing_id}": ("GET", f"/v1/medical/filings/{filing_id}", None),

@@ -124,10 +124,12 @@ def test_production_refuses_weak_settings_and_names_the_variable(what, variable,
 
 
 def test_fixed_face_actions_are_for_dev_and_test_only():
-    assert Settings.from_env({"APP_ENV": "test", "FACE_FIXED_ACTIONS": "blink,open_mouth"}
-                             ).face_fixed_actions == ("blink", "open_mouth")
+    assert Settings.from_env({"APP_ENV": "test", "FACE_FIXED_ACTIONS": "turn_left,blink"}
+                             ).face_fixed_actions == ("turn_left", "blink")
     with pytest.raises(SettingsError, match="FACE_FIXED_ACTIONS"):
-        Settings.from_env(production_env(FACE_FIXED_ACTIONS="blink,open_mouth"))
+        Settings.from_env(production_env(FACE_FIXED_ACTIONS="turn_left,blink"))
+    with pytest.raises(SettingsError, match="head turn"):  # every challenge has one
+        Settings.from_env({"APP_ENV": "test", "FACE_FIXED_ACTIONS": "blink,open_mouth"})
     with pytest.raises(SettingsError, match="FACE_FIXED_ACTIONS"):
         Settings.from_env({"APP_ENV": "test", "FACE_FIXED_ACTIONS": "wink"})
 

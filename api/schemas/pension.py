@@ -13,7 +13,7 @@ from api.contract import RequestModel, ResponseModel
 
 
 class FaceReason(StrEnum):
-    """Why a face check did not pass (``pension_cert.model.FACE_REASONS``, prefixed)."""
+    """Why a face check did not pass (``pension_cert.check_model.FACE_REASONS``, prefixed)."""
 
     FACE_BAD_FRAME = "FACE_BAD_FRAME"
     FACE_NO_FACE = "FACE_NO_FACE"
@@ -26,11 +26,16 @@ class FaceReason(StrEnum):
     FACE_OPEN_MOUTH_NOT_DETECTED = "FACE_OPEN_MOUTH_NOT_DETECTED"
     FACE_TURN_LEFT_NOT_DETECTED = "FACE_TURN_LEFT_NOT_DETECTED"
     FACE_TURN_RIGHT_NOT_DETECTED = "FACE_TURN_RIGHT_NOT_DETECTED"
+    FACE_TURN_NOT_NATURAL = "FACE_TURN_NOT_NATURAL"
     FACE_WRONG_ORDER = "FACE_WRONG_ORDER"
+    FACE_TRACK_BROKEN = "FACE_TRACK_BROKEN"
     FACE_IDENTITY_CHANGED = "FACE_IDENTITY_CHANGED"
     FACE_FACE_MISMATCH = "FACE_FACE_MISMATCH"
     FACE_REPLAYED = "FACE_REPLAYED"
     FACE_NO_REFERENCE_PHOTO = "FACE_NO_REFERENCE_PHOTO"
+    FACE_WECHAT_CANCELLED = "FACE_WECHAT_CANCELLED"
+    FACE_WECHAT_TIMED_OUT = "FACE_WECHAT_TIMED_OUT"
+    FACE_WECHAT_FAILED = "FACE_WECHAT_FAILED"
 
 
 Action = Literal["blink", "open_mouth", "turn_left", "turn_right"]
@@ -135,6 +140,9 @@ class CertStatusView(ResponseModel):
     last_certified_on: date | None = None
     suspended_from: str | None = Field(None, description="暂停发放的起始月份 YYYY-MM")
     history: list[HistoryEntry]
+    face_provider: Literal["wechat_face", "own", "in_person"] | None = Field(
+        None, description="这次登录用哪种人脸认证：小程序用微信人脸核身，App 和 H5 用本服务的"
+        "动作认证，坐席上门或窗口办理")
     attempts: list[AttemptView] = Field(default_factory=list)
 
 
@@ -158,6 +166,25 @@ class CheckOutcome(ResponseModel):
     reason: FaceReasonView | None = None
     attempts_left: int | None = None
     other_routes: str | None = None
+
+
+class WeChatFaceRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"person_id": "P3f9c2d7e8a1b4c5d6e7f"}]})
+
+    person_id: str = PersonId
+
+
+class WeChatFaceStarted(ResponseModel):
+    """Hand ``verify_id`` to ``wx.requestFacialVerify``; then ask for the result."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "check_id": "WF3f9c2d7e8a1b4c5d6e7", "verify_id": "hLkq3nX0l8ZmU7q1tQw9",
+        "expires_in": 3600}]})
+
+    check_id: str = Field(description="查询结果时使用")
+    verify_id: str = Field(description="交给 wx.requestFacialVerify 的 verifyId")
+    expires_in: int = Field(description="多少秒内完成核身")
 
 
 class AgentCertification(RequestModel):

@@ -747,7 +747,7 @@ export interface paths {
         put?: never;
         /**
          * 发起人脸认证
-         * @description 给出一次性随机数和两个随机动作，120 秒内提交画面。本人或有养老金认证授权的家属可发起。
+         * @description 给出一次性随机数和两个随机动作（其中一个是转头），120 秒内提交画面。本人或有养老金认证授权的家属可发起；每人同时只有一个进行中的认证，每天发起和提交不合格画面合计 5 次。
          */
         post: operations["start_face_challenge"];
         delete?: never;
@@ -914,6 +914,46 @@ export interface paths {
          * @description 医保结算、用卡、银行、民政等数据证明本人健在（或死亡）；同一数据源的同一记录只处理一次。
          */
         post: operations["pension_signal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pension/wechat-face": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 发起微信人脸核身
+         * @description 小程序里的人脸认证：服务端向微信申请 verify_id，交给 wx.requestFacialVerify；完成后查询结果。本人或有养老金认证授权的家属可发起；与动作认证合计每天 5 次。
+         */
+        post: operations["start_wechat_face"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pension/wechat-face/{check_id}/result": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 微信人脸核身结果
+         * @description 向微信查询核身结果（不采信页面上报的结果）：通过即完成认证，渠道为微信人脸核身；不通过时给出原因和下一步建议。
+         */
+        post: operations["wechat_face_result"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1440,6 +1480,12 @@ export interface components {
         CertStatusView: {
             /** Attempts */
             attempts?: components["schemas"]["AttemptView"][];
+            /**
+             * Face Provider
+             * @description 这次登录用哪种人脸认证：小程序用微信人脸核身，App 和 H5 用本服务的动作认证，坐席上门或窗口办理
+             * @default null
+             */
+            face_provider: ("wechat_face" | "own" | "in_person") | null;
             /** History */
             history: components["schemas"]["HistoryEntry"][];
             /**
@@ -1943,10 +1989,10 @@ export interface components {
         Event: "activate" | "temp_loss" | "cancel_temp_loss" | "formal_loss" | "cancel_loss" | "replace" | "renew" | "cancel";
         /**
          * FaceReason
-         * @description Why a face check did not pass (``pension_cert.model.FACE_REASONS``, prefixed).
+         * @description Why a face check did not pass (``pension_cert.check_model.FACE_REASONS``, prefixed).
          * @enum {string}
          */
-        FaceReason: "FACE_BAD_FRAME" | "FACE_NO_FACE" | "FACE_MULTIPLE_FACES" | "FACE_FACE_TOO_SMALL" | "FACE_TOO_DARK" | "FACE_TOO_BLURRY" | "FACE_STILL_PHOTO" | "FACE_BLINK_NOT_DETECTED" | "FACE_OPEN_MOUTH_NOT_DETECTED" | "FACE_TURN_LEFT_NOT_DETECTED" | "FACE_TURN_RIGHT_NOT_DETECTED" | "FACE_WRONG_ORDER" | "FACE_IDENTITY_CHANGED" | "FACE_FACE_MISMATCH" | "FACE_REPLAYED" | "FACE_NO_REFERENCE_PHOTO";
+        FaceReason: "FACE_BAD_FRAME" | "FACE_NO_FACE" | "FACE_MULTIPLE_FACES" | "FACE_FACE_TOO_SMALL" | "FACE_TOO_DARK" | "FACE_TOO_BLURRY" | "FACE_STILL_PHOTO" | "FACE_BLINK_NOT_DETECTED" | "FACE_OPEN_MOUTH_NOT_DETECTED" | "FACE_TURN_LEFT_NOT_DETECTED" | "FACE_TURN_RIGHT_NOT_DETECTED" | "FACE_TURN_NOT_NATURAL" | "FACE_WRONG_ORDER" | "FACE_TRACK_BROKEN" | "FACE_IDENTITY_CHANGED" | "FACE_FACE_MISMATCH" | "FACE_REPLAYED" | "FACE_NO_REFERENCE_PHOTO" | "FACE_WECHAT_CANCELLED" | "FACE_WECHAT_TIMED_OUT" | "FACE_WECHAT_FAILED";
         /** FaceReasonView */
         FaceReasonView: {
             code: components["schemas"]["FaceReason"];
@@ -3003,6 +3049,42 @@ export interface components {
              * @description 数据源自己的记录编号
              */
             record_id: string;
+        };
+        /**
+         * WeChatFaceRequest
+         * @example {
+         *       "person_id": "P3f9c2d7e8a1b4c5d6e7f"
+         *     }
+         */
+        WeChatFaceRequest: {
+            /** Person Id */
+            person_id: string;
+        };
+        /**
+         * WeChatFaceStarted
+         * @description Hand ``verify_id`` to ``wx.requestFacialVerify``; then ask for the result.
+         * @example {
+         *       "check_id": "WF3f9c2d7e8a1b4c5d6e7",
+         *       "expires_in": 3600,
+         *       "verify_id": "hLkq3nX0l8ZmU7q1tQw9"
+         *     }
+         */
+        WeChatFaceStarted: {
+            /**
+             * Check Id
+             * @description 查询结果时使用
+             */
+            check_id: string;
+            /**
+             * Expires In
+             * @description 多少秒内完成核身
+             */
+            expires_in: number;
+            /**
+             * Verify Id
+             * @description 交给 wx.requestFacialVerify 的 verifyId
+             */
+            verify_id: string;
         };
         /**
          * WeChatLogin
@@ -8858,7 +8940,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 错误: CERTIFICATION_BLOCKED, FACE_CONSENT_REQUIRED, IDEMPOTENCY_IN_PROGRESS, NOT_A_PENSIONER, NO_REFERENCE_PHOTO */
+            /** @description 错误: CERTIFICATION_BLOCKED, FACE_CHALLENGE_OPEN, FACE_CONSENT_REQUIRED, FACE_WRONG_PROVIDER, IDEMPOTENCY_IN_PROGRESS, NOT_A_PENSIONER, NO_REFERENCE_PHOTO */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8867,7 +8949,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "CERTIFICATION_BLOCKED" | "FACE_CONSENT_REQUIRED" | "IDEMPOTENCY_IN_PROGRESS" | "NOT_A_PENSIONER" | "NO_REFERENCE_PHOTO";
+                            code?: "CERTIFICATION_BLOCKED" | "FACE_CHALLENGE_OPEN" | "FACE_CONSENT_REQUIRED" | "FACE_WRONG_PROVIDER" | "IDEMPOTENCY_IN_PROGRESS" | "NOT_A_PENSIONER" | "NO_REFERENCE_PHOTO";
                         };
                     };
                 };
@@ -10383,6 +10465,365 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    start_wechat_face: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description 防重复提交标识（8-128 个可见 ASCII 字符）；重试时使用同一个值
+                 * @example 5b0f6c2e-6a4e-4d1c-9f4b-1d2e3f4a5b6c
+                 */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "person_id": "P3f9c2d7e8a1b4c5d6e7f"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WeChatFaceRequest"];
+            };
+        };
+        responses: {
+            /** @description 已向微信申请核身 */
+            201: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "check_id": "WF3f9c2d7e8a1b4c5d6e7",
+                     *       "expires_in": 3600,
+                     *       "verify_id": "hLkq3nX0l8ZmU7q1tQw9"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WeChatFaceStarted"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, IDEMPOTENCY_KEY_REQUIRED, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "IDEMPOTENCY_KEY_REQUIRED" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: FACE_CHECK_IS_SELF_SERVICE */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "FACE_CHECK_IS_SELF_SERVICE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CERTIFICATION_BLOCKED, FACE_WRONG_PROVIDER, IDEMPOTENCY_IN_PROGRESS, NOT_A_PENSIONER */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CERTIFICATION_BLOCKED" | "FACE_WRONG_PROVIDER" | "IDEMPOTENCY_IN_PROGRESS" | "NOT_A_PENSIONER";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: IDEMPOTENCY_KEY_REUSED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "IDEMPOTENCY_KEY_REUSED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: FACE_ATTEMPTS_EXHAUSTED */
+            429: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "FACE_ATTEMPTS_EXHAUSTED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE, WECHAT_FACE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE" | "WECHAT_FACE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    wechat_face_result: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                check_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 认证结果 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "attempts_left": 4,
+                     *       "reason": {
+                     *         "code": "FACE_BLINK_NOT_DETECTED",
+                     *         "message": "未检测到眨眼，请按提示眨眨眼。"
+                     *       },
+                     *       "result": "fail"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CheckOutcome"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, INVALID_JSON, NONCE_EXPIRED, NONCE_USED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "INVALID_JSON" | "NONCE_EXPIRED" | "NONCE_USED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CHALLENGE_NOT_FOUND, NOT_FOUND, PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CHALLENGE_NOT_FOUND" | "NOT_FOUND" | "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CERTIFICATION_BLOCKED, WECHAT_FACE_NOT_FINISHED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CERTIFICATION_BLOCKED" | "WECHAT_FACE_NOT_FINISHED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE, WECHAT_FACE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE" | "WECHAT_FACE_UNAVAILABLE";
                         };
                     };
                 };
