@@ -7,7 +7,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 NPM_STAMP := node_modules/.installed-$(shell sha256sum package-lock.json | cut -c1-12)
 
-.PHONY: setup run test lint devdb bench clean types
+.PHONY: setup run test lint devdb bench clean types browser-deps
+
+# What the browser tests need from Debian: its Chromium (driven by Playwright for Python
+# through executable_path; never `playwright install`), ffmpeg for the fake-camera clips
+# and CJK fonts so Chinese renders. Installed only when missing (apt needs root or sudo).
+DEBIAN_PACKAGES := chromium ffmpeg fonts-noto-cjk
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: $(STAMP) devdb
 
@@ -39,7 +45,18 @@ lint: $(STAMP)
 	$(PY) -m mypy .
 	$(VENV)/bin/lint-imports
 
-test: setup $(NPM_STAMP) lint
+browser-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: setup $(NPM_STAMP) browser-deps lint
+	npm test
 	APP_ENV=test $(PY) -m pytest
 
 # Regenerate the mini-program's TypeScript types after changing the API contract.
@@ -48,9 +65,15 @@ types: $(STAMP) $(NPM_STAMP)
 	$(PY) -m api.document > var/openapi.json
 	npx --no-install openapi-typescript var/openapi.json -o miniapp_stub/api/types.d.ts
 
+# Each benchmark prints its ratio against a baseline measured in the same run.
 bench: setup
 	APP_ENV=test $(PY) -m bench.guard_vs_update
 	APP_ENV=test $(PY) -m bench.face_checks
+	APP_ENV=test $(PY) -m bench.one_to_many
+	APP_ENV=test $(PY) -m bench.light_calls
+	APP_ENV=test $(PY) -m bench.scale
+	APP_ENV=test $(PY) -m bench.contributions
+	$(PY) -m bench.startup
 
 clean:
 	rm -rf var/devdb .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import commands as c
+import commands_records as records_commands
 from common.errors import DomainError
 from common.logs import configure_logging
 from common.settings import Settings, SettingsError
@@ -61,6 +62,13 @@ COMMANDS: tuple[Cmd, ...] = (
         (_arg("file"),)),
     Cmd("import-card-events", "card issuance progress and card use from a CSV file",
         c.import_rows, (_arg("file"),)),
+    Cmd("import-contributions", "contribution records from a CSV file (batched)",
+        records_commands.import_contributions_file, (_arg("file"),)),
+    Cmd("import-raises", "annual pension raises (new monthly amount, effective month)",
+        records_commands.import_raises_file, (_arg("file"),)),
+    Cmd("report-coverage", "certification coverage per league as CSV",
+        records_commands.report_coverage,
+        (_arg("--month", help="YYYY-MM; default this month"),)),
     Cmd("create-agent", "create a console account (agent or admin)", c.create_agent,
         (_arg("--username", required=True), _arg("--name", required=True),
          _arg("--regions", default="", help="region codes, e.g. 150100,150200"),

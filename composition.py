@@ -35,7 +35,10 @@ from common.idempotency import IdempotencyStore
 from common.mongo import Database, Document, IndexSpec, database, ensure_indexes, make_client
 from common.ratelimit import RateLimiter
 from common.settings import Settings, SettingsError
+from common.signed_codes import CodeSigner
 from common.versioning import Stepper
+from console.context import ConsoleContext, ConsoleMetrics
+from console.repository import ConsoleRepository
 from jobs import JobMetrics
 from medical_insurance import repository as filing_repository
 from medical_insurance.model import FilingConfig
@@ -57,9 +60,14 @@ from pension_cert.payroll_repository import PayrollRepository
 from pension_cert.pool import FacePool
 from pension_cert.registry_hooks import CertRegistryHooks
 from pension_cert.repository import CertRepository
+from pension_cert.visit_repository import VisitRepository
 from people import repository as people_repository
 from people.repository import PeopleRepository
 from people.service import RegistryContext, RegistryHooks
+from records import repository as records_repository
+from records.repository import ContributionRepository, ProofRepository
+from records.service import RecordsContext
+from records.verification import VerifyContext
 from social_card import repository as card_repository
 from social_card.model import CardConfig
 from social_card.repository import CardRepository
@@ -72,7 +80,7 @@ def all_indexes() -> list[IndexSpec]:
         *people_repository.INDEXES, *outbox_repository.INDEXES, *auth_repository.INDEXES,
         *family_module.INDEXES, *audit_module.INDEXES, *cert_repository.INDEXES,
         *payroll_repository.INDEXES,
-        *filing_repository.INDEXES, *card_repository.INDEXES,
+        *filing_repository.INDEXES, *card_repository.INDEXES, *records_repository.INDEXES,
     ]
 
 
@@ -95,8 +103,11 @@ class Container:
     cert: CertContext
     filings: FilingContext
     cards: CardContext
+    console: ConsoleContext
     registry: RegistryContext
     inbox: InboxContext
+    records: RecordsContext
+    verify: VerifyContext
     audit: AuditLog
     metrics: HttpMetrics
     outbox_metrics: OutboxMetrics
@@ -107,7 +118,9 @@ class Container:
     def contexts(self) -> dict[str, Any]:
         """The context each route module names (``{"context": "cert"}``)."""
         return {"auth": self.auth, "cert": self.cert, "filings": self.filings,
-                "cards": self.cards, "registry": self.registry, "inbox": self.inbox}
+                "cards": self.cards, "registry": self.registry, "inbox": self.inbox,
+                "console": self.console,
+                "records": self.records, "verify": self.verify}
 
     def outbox_worker(self, worker_id: str | None = None) -> OutboxWorker:
         return OutboxWorker(outbox=self.outbox, gateways=self.gateways, clock=self.clock,
@@ -153,6 +166,7 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         clock=clock, guard=guard, limiter=limiter, audit=audit,
         pool=face_pool or FacePool(settings.face_pool_workers or None, settings.face_pool_queue),
         template_key=settings.face_template_key, payroll=PayrollRepository(db),
+        visits=VisitRepository(db, stepper),
         config=cert_config(settings), wechat_face=gateways.wechat, openids=auth_repo)
     filings = FilingContext(
         repo=FilingRepository(db, stepper), people=people, notifier=notifier,
@@ -163,16 +177,26 @@ def build_deps(settings: Settings, *, mongodb_uri: str | None = None,
         repo=CardRepository(db, stepper), people=people, notifier=notifier,
         clock=clock, guard=guard, audit=audit, tokens=auth.tokens, auth=auth,
         cert=cert, config=CardConfig(temp_loss_working_days=settings.card_temp_loss_days))
+    records = RecordsContext(
+        contributions=ContributionRepository(db), proofs=ProofRepository(db), people=people,
+        clock=clock, audit=audit, signer=CodeSigner(
+            settings.document_signing_keys, settings.jwt_issuer, "insurance-proof", clock))
     hooks = CertRegistryHooks(cert)
     idempotency = IdempotencyStore(db[idempotency_module.COLLECTION], clock)
     metrics = HttpMetrics(registry)
+    console = ConsoleContext(
+        people=people, auth=auth, cert=cert, filings=filings, cards=cards,
+        inbox=InboxContext(outbox=outbox, clock=clock), notifier=notifier, audit=audit,
+        clock=clock, repo=ConsoleRepository(db), metrics=ConsoleMetrics(registry))
     return Container(
         settings=settings, clock=clock, client=client, db=db, guard=guard, limiter=limiter,
         idempotency=idempotency, people=people, outbox=outbox, gateways=gateways,
         notification_policy=policy, notifier=notifier, registry_hooks=hooks, auth=auth,
-        cert=cert, filings=filings, cards=cards,
+        cert=cert, filings=filings, cards=cards, console=console,
         registry=RegistryContext(people=people, clock=clock, hooks=hooks),
-        inbox=InboxContext(outbox=outbox, clock=clock), audit=audit, metrics=metrics,
+        inbox=InboxContext(outbox=outbox, clock=clock), records=records,
+        verify=VerifyContext(records=records, filings=filings, limiter=limiter, audit=audit),
+        audit=audit, metrics=metrics,
         outbox_metrics=OutboxMetrics(registry), job_metrics=JobMetrics(registry),
         web=WebContext(settings=settings, clock=clock,
                        authenticator=TokenAuthenticator(auth),
@@ -205,8 +229,10 @@ def _cycle_rules(settings: Settings) -> tuple[CycleRule, ...]:
 
 
 async def init_db(deps: Container) -> list[str]:
-    return await ensure_indexes(deps.db, all_indexes(),
-                                embedded=deps.settings.uses_embedded_db)
+    created = await ensure_indexes(deps.db, all_indexes(),
+                                   embedded=deps.settings.uses_embedded_db)
+    await deps.filings.repo.list_unlisted()  # filings stored before their lists existed
+    return created
 
 
 async def close(deps: Container) -> None:

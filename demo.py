@@ -4,6 +4,7 @@ and a few reminders, loaded through the same import as real data."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from tqdm import tqdm
@@ -27,17 +28,20 @@ class DemoHistories:
     def __init__(self, deps: Container) -> None:
         self._deps = deps
 
-    async def new_pensioner(self, person: Person, first_payment: date | None) -> None:
+    async def new_pensioners(self, arrivals: Sequence[tuple[Person, date | None]]) -> None:
+        await self._deps.cert.repo.create_states([self._history(p) for p, _ in arrivals])
+
+    def _history(self, person: Person) -> CertState:
         deps = self._deps
         rng = random.Random(f"{DEMO_SEED}:{person.id_number}")  # noqa: S311 - demo data
         today = local_date(deps.clock.now())
         months = cycle_months(person, today, deps.cert.config.cycle_rules)
         certified = today - timedelta(days=rng.randrange(10, months * 31 + 40))
-        await deps.cert.repo.create_state(CertState(
+        return CertState(
             person_id=person.person_id, last_certified_on=certified,
             valid_through=valid_through(certified, months),
             history=[{"day": certified.isoformat(), "channel": "agent", "result": "certified",
-                      "note": "demo history"}]))
+                      "note": "demo history"}])
 
     async def death_reported(self, person: Person, day: date, source: str) -> None:
         await self._deps.registry_hooks.death_reported(person, day, source)

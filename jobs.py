@@ -64,6 +64,7 @@ async def housekeeping(deps: Deps, today: date) -> dict[str, int]:
         "challenges": await deps.cert.repo.sweep_expired(now),
         "codes": await deps.auth.repo.sweep_expired(now),
         "outbox_attempts": await deps.outbox.sweep_expired(now),
+        "outbox_archived": await deps.outbox.archive_finished(),
         "templates": await cert_service.purge_expired_templates(ctx=deps.cert),
         "audit_entries": await deps.audit.delete_older_than(audit_cutoff),
     }

@@ -54,7 +54,10 @@ class MeHandler(AuthHandler):
         {200: Resp("当前账号", AccountView)})}
 
     async def get(self) -> AccountView:
-        return account_view(await service.live_account(self.me.subject, ctx=self.ctx))
+        # The authenticator loaded the account (and refused a merged one) for this request.
+        loaded = self.me.account
+        return account_view(loaded if loaded is not None else
+                            await service.live_account(self.me.subject, ctx=self.ctx))
 
 
 class SessionsHandler(AuthHandler):

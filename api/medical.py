@@ -138,15 +138,16 @@ class FilingsHandler(FilingHandler):
 
     async def get(self) -> FilingList:
         query = self.query(FilingsQuery)
-        found = await (self._search(query) if self.is_agent else self._of_person(query))
         today = self.ctx.today()
+        if self.is_agent:  # the filings of their regions, a page at a time (audited)
+            page = await filings.search_filings(
+                self.me, person_id=query.person_id or None, status=query.status,
+                since=query.since, until=query.until, client_ip=self.client_ip(),
+                after=query.after or None, limit=query.limit, ctx=self.ctx)
+            return FilingList(filings=[filing_view(f, today) for f in page.filings],
+                              next_cursor=page.next_cursor)
+        found = await self._of_person(query)
         return FilingList(filings=[filing_view(f, today) for f in found])
-
-    async def _search(self, query: FilingsQueryFields) -> list[Filing]:
-        """Agents: the filings of their regions (every search is audited)."""
-        return await filings.search_filings(
-            self.me, person_id=query.person_id or None, status=query.status,
-            since=query.since, until=query.until, client_ip=self.client_ip(), ctx=self.ctx)
 
     async def _of_person(self, query: FilingsQueryFields) -> list[Filing]:
         """Citizens: their own filings, or those of family who authorised them."""

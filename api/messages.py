@@ -104,6 +104,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "FACE_FACE_MISMATCH": "与登记照片比对未通过。请正对屏幕、光线充足时再试；如多次不通过，请到社保经办网点认证。",
         "FACE_REPLAYED": "检测到重复提交的画面，请重新开始认证。",
         "FILING_NOT_FOUND": "没有找到这条备案。",
+        "CODE_NOT_GENUINE": "这个码不是本系统出具的，或已被改动。请向出具证明的人核实，或拨打 12333 咨询。",
+        "PROOF_NOT_FOUND": "没有找到这份参保证明。",
+        "INVALID_CONTRIBUTION": "缴费记录有误：金额须为不小于零的整数（分），月份不能晚于本月。请更正后重新发送。",
+        "SOURCE_RECORD_CONFLICT": "这条来源记录以前导入过且内容不同。更正请用新的来源记录编号发送。",
+        "HOME_VISIT_NOT_FOUND": "没有找到这条上门认证预约。",
+        "HOME_VISIT_ALREADY_BOOKED": "已经预约过上门认证，工作人员会先打电话联系您，不用重复预约。",
+        "INVALID_HOME_VISIT": "预约信息不完整：请填写 1 到 3 个 60 天内的日期、能找到家门的详细地址和 11 位手机号。",
         "FILING_INVALID": "备案信息不完整或有误，请按提示补充后重新提交。",
         "FILING_TRANSITION_REFUSED": "这条备案当前的状态不能进行此操作。",
         "LONG_TERM_FILING_EXISTS": "您已有一条长期异地就医备案。如需更换地点，请变更原备案，不要重复备案。",
@@ -118,6 +125,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "ECODE_INVALID": "电子社保卡码无效或已过期，请持卡人刷新后重新扫码。",
         "ECODE_USED": "这个电子社保卡码已经使用过，请持卡人刷新后重新扫码。",
         "FACE_NO_REFERENCE_PHOTO": "还没有您的登记照片，请到社保经办网点采集照片。",
+        # The 12333 agent console.
+        "CONSOLE_AGENTS_ONLY": "坐席工作台只供 12333 坐席和管理员使用。",
+        "CONSOLE_SEARCH_INVALID": "请输入 18 位身份证号、11 位手机号，或姓名加出生年份（如：张建国 1950）。",
+        "REVEAL_INVALID": "查看完整信息须选择理由并填写说明（至少 4 个字）。",
+        "IDENTITY_QUESTIONS_MISSING": "电话挂失前须核对至少两个身份问题，请勾选来电人答对的问题。",
+        "NO_REMINDER_TO_RESEND": "该人员没有可重发的认证提醒，或没有可联系的手机号和微信。",
     },
 }
 

@@ -15,6 +15,7 @@ from api.messages import message_for
 from api.schemas.pension import (
     AgentCertification,
     AttemptView,
+    CaptureHints,
     CaseList,
     CaseView,
     CertStatusView,
@@ -40,6 +41,8 @@ from pension_cert.model import CertState
 from people.model import IdNumber, InvalidIdNumber, PersonNotFound
 
 TAG = ("养老金资格认证",)
+CAPTURE_FPS = 15  # what the liveness rules were calibrated at (docs/face.md)
+SECONDS_PER_ACTION = 2.0
 FRAMES_BODY = {
     "type": "object", "required": ["nonce", "frames"],
     "properties": {
@@ -174,9 +177,15 @@ class ChallengesHandler(PensionHandler):
         async def start(seed: str) -> Reply:
             challenge = await cert.start_challenge(self.me, person_id, on_behalf=on_behalf,
                                                    challenge_id="CH" + seed[:20], ctx=self.ctx)
+            config = self.ctx.config
+            seconds = min(SECONDS_PER_ACTION * len(challenge.actions),
+                          config.max_frames / CAPTURE_FPS)
             return Reply(ChallengeStarted(
                 challenge_id=challenge.challenge_id, nonce=challenge.nonce,
-                actions=list(challenge.actions), expires_in=challenge.expires_in), 201)
+                actions=list(challenge.actions), expires_in=challenge.expires_in,
+                capture=CaptureHints(fps=CAPTURE_FPS, seconds=seconds, width=640, height=480,
+                                     max_frame_bytes=config.max_frame_bytes,
+                                     max_frames=config.max_frames)), 201)
 
         # The nonce is not kept in the idempotency store: a retry asks the service again.
         return await self.create_idempotently(start, keep_body=False)
@@ -290,7 +299,7 @@ class SignalsHandler(BaseHandler):
         outcome = await cert.ingest_signal_for(
             source=f"key:{self.me.subject}", record_id=signal.record_id,
             id_number=IdNumber.parse(signal.id_number).value, kind=signal.kind,
-            day=signal.date, ctx=self.ctx)
+            day=signal.date, ctx=self.ctx, place=signal.place)
         return SignalOutcome.model_validate({"outcome": outcome})
 
 

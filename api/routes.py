@@ -7,7 +7,20 @@ from typing import Any
 
 from tornado.web import RequestHandler, URLSpec
 
-from api import account, auth, card, medical, ops, pension, registry, wechat_face
+from api import (
+    account,
+    auth,
+    card,
+    console,
+    h5,
+    medical,
+    ops,
+    pension,
+    pension_records,
+    records,
+    registry,
+    wechat_face,
+)
 from api.base import BaseHandler, HandlerKind, Route
 from api.openapi import HTTP_METHODS, path_template
 from api.web import WebContext
@@ -20,7 +33,8 @@ class RouteDeclarationError(RuntimeError):
 def all_routes() -> list[Route]:
     # Each domain module ends with its ``routes``; they are listed here once.
     return [*ops.routes, *auth.routes, *account.routes, *pension.routes, *wechat_face.routes,
-            *medical.routes, *card.routes, *registry.routes]
+            *pension_records.routes, *medical.routes, *card.routes, *registry.routes,
+            *records.routes, *console.routes, *h5.routes]
 
 
 def check_routes(routes: Iterable[Route]) -> None:

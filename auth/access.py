@@ -21,6 +21,7 @@ class Action(StrEnum):
     PENSION_CERT = Permission.PENSION_CERT.value
     CARD = Permission.CARD.value
     FILING = Permission.FILING.value
+    RECORDS = Permission.RECORDS.value
 
 
 class Authorizer:

@@ -4,7 +4,9 @@ failures lock the account for fifteen minutes."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
+import uuid
 from datetime import datetime, timedelta
 
 import pyotp
@@ -23,12 +25,11 @@ from auth.model import (
 )
 from auth.repository import new_id
 from auth.sessions import start_session
+from common.clock import as_utc
 from common.errors import RateLimited
 from common.ratelimit import RateRule
 
 _HASHER = PasswordHasher()
-
-
 
 
 async def create_console_account(*, username: str, display_name: str, password: str,
@@ -57,28 +58,39 @@ async def create_console_account(*, username: str, display_name: str, password: 
 
 async def console_login(username: str, password: str, totp: str, device: dict[str, str], *,
                         ctx: AuthContext, client_ip: str) -> LoginResult:
-    """Password and one-time code; 5 failures lock the account for 15 minutes."""
+    """Password and one-time code; 5 failures lock the username for 15 minutes.
+
+    Failures are counted and locks kept per username, whether or not an account has it:
+    an unknown username locks after five tries exactly as a real one does, so neither
+    the answer (401, then 423 with the same wait) nor its timing tells them apart."""
     await ctx.limiter.hit("login", client_ip, IP_LOGIN_RULES)
     now = ctx.clock.now()
     account = await ctx.repo.account_by_username(username)
-    if account is None or account.role is Role.CITIZEN:
+    if account is not None and account.role is Role.CITIZEN:
+        account = None
+    locked_until = await _locked_until(username, ctx=ctx)
+    if account is not None and account.locked_until is not None:  # a lock from before
+        locked_until = max(locked_until or account.locked_until, account.locked_until)
+    if locked_until is not None and now < locked_until:
+        actor = account.account_id if account else f"username:{username}"
+        await ctx.audit.record(actor=actor, action="login.console", object=actor,
+                               outcome="locked", client_ip=client_ip)
+        wait = max(1, int((locked_until - now).total_seconds()))
+        raise AccountLocked("locked", retry_after=wait, minutes=-(-wait // 60))
+    if account is None:
         # Same work as a real check: no timing hint that the name is unknown. argon2 is
         # deliberately slow CPU work, so it runs in a thread, off the event loop.
         await asyncio.to_thread(_HASHER.hash, password)
         await ctx.audit.record(actor=f"username:{username}", action="login.console",
                                object="-", outcome="unknown_user", client_ip=client_ip)
+        await _count_failure(username, None, ctx=ctx, client_ip=client_ip)
         raise LoginFailed("wrong credentials")
-    if account.locked_until is not None and now < account.locked_until:
-        await ctx.audit.record(actor=account.account_id, action="login.console",
-                               object=account.account_id, outcome="locked", client_ip=client_ip)
-        wait = int((account.locked_until - now).total_seconds())
-        raise AccountLocked("locked", retry_after=wait, minutes=-(-wait // 60))
     password_ok = await asyncio.to_thread(_password_ok, account, password)
     step = _totp_step(account, totp, now) if password_ok else None
     # A one-time code works once: a replay within its 30-second step is a failure too.
     if step is None or not await ctx.guard.claim(f"used:totp:{account.account_id}:{step}",
                                                  ttl=timedelta(minutes=2)):
-        await _count_failure(account, ctx=ctx, client_ip=client_ip)
+        await _count_failure(username, account.account_id, ctx=ctx, client_ip=client_ip)
         raise LoginFailed("wrong credentials")
     await ctx.audit.record(actor=account.account_id, action="login.console",
                            object=account.account_id, outcome="ok", client_ip=client_ip,
@@ -105,15 +117,29 @@ def _totp_step(account: Account, code: str, now: datetime) -> int | None:
     return None
 
 
-async def _count_failure(account: Account, *, ctx: AuthContext, client_ip: str) -> None:
-    """Failures are counted in a lock window; the fifth locks the account for 15 minutes."""
+def _lock_key(username: str) -> str:
+    # The username as typed, hashed: no account needs to exist for it to lock.
+    return "console-lock:" + hashlib.sha256(username.encode()).hexdigest()[:32]
+
+
+async def _locked_until(username: str, *, ctx: AuthContext) -> datetime | None:
+    holder = await ctx.guard.holder(_lock_key(username))
+    expires = holder.get("expires_at") if holder else None
+    return as_utc(expires) if expires is not None else None
+
+
+async def _count_failure(username: str, account_id: str | None, *, ctx: AuthContext,
+                         client_ip: str) -> None:
+    """Failures are counted per username in a lock window; the fifth locks it for 15
+    minutes (a lock whose time ran out is taken over by the next one)."""
     rule = RateRule("console_failures", limit=AGENT_MAX_FAILURES - 1, window=AGENT_LOCK)
     try:
-        await ctx.limiter.hit("console_fail", account.account_id, [rule])
+        await ctx.limiter.hit("console_fail", username, [rule])
         outcome = "failed"
     except RateLimited:  # the limit is reached: this failure is the fifth
-        locked_until = ctx.clock.now() + AGENT_LOCK
-        await ctx.repo.update_account(account.account_id, locked_until=locked_until)
+        await ctx.guard.claim_lapsing(_lock_key(username), ttl=AGENT_LOCK,
+                                      owner=uuid.uuid4().hex)
         outcome = "locked"
-    await ctx.audit.record(actor=account.account_id, action="login.console",
-                           object=account.account_id, outcome=outcome, client_ip=client_ip)
+    if account_id is not None:
+        await ctx.audit.record(actor=account_id, action="login.console", object=account_id,
+                               outcome=outcome, client_ip=client_ip)

@@ -41,6 +41,7 @@ class Permission(StrEnum):
     PENSION_CERT = "pension_cert"
     CARD = "card"
     FILING = "filing"
+    RECORDS = "records"  # contributions, proof of insurance, pension payments
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)  # a service key's scopes
     session_id: str | None = None
     audience: str | None = None
+    # The account as the authenticator loaded it for this request: a handler that shows
+    # it need not load it again.
+    account: Account | None = field(default=None, compare=False, repr=False)
 
     @property
     def actor_id(self) -> str:

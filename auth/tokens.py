@@ -9,6 +9,7 @@ can move it.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +43,9 @@ class VerifiedToken:
     token_type: str
 
 
+VERIFIED_KEPT = 20_000  # tokens whose signature a process remembers having checked
+
+
 class TokenService:
     def __init__(self, keys: tuple[SigningKey, ...], issuer: str, clock: Clock) -> None:
         self._issuer = issuer
@@ -53,6 +57,10 @@ class TokenService:
             assert isinstance(loaded, EllipticCurvePrivateKey)
             self._private[key.kid] = loaded
         self._public = {kid: key.public_key() for kid, key in self._private.items()}
+        # Signatures already checked, by token: a client sends the same access token for
+        # its whole life, and checking an ES256 signature is most of what a light call
+        # costs. Times, type and audience are still checked on every use.
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def issue(self, *, subject: str, session_id: str, audience: str, role: str,
               token_type: str, lifetime: timedelta = ACCESS_TOKEN_LIFETIME) -> tuple[str, str]:
@@ -69,6 +77,27 @@ class TokenService:
         return token, jti
 
     def verify(self, token: str, *, token_type: str, audiences: tuple[str, ...]) -> VerifiedToken:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._check_signature(token, audiences)
+            self._verified[token] = claims
+            if len(self._verified) > VERIFIED_KEPT:
+                self._verified.popitem(last=False)
+        if claims["aud"] not in audiences:
+            raise TokenRejected("InvalidAudienceError")
+        now = self._clock.now().timestamp()
+        if not (claims["iat"] - 60 <= now < claims["exp"]):
+            raise TokenRejected("expired or not yet valid")
+        if claims["typ"] != token_type:
+            raise TokenRejected("wrong token type")
+        return VerifiedToken(
+            subject=str(claims["sub"]), session_id=str(claims["sid"]),
+            audience=str(claims["aud"]), role=str(claims["role"]), jti=str(claims["jti"]),
+            expires_at=datetime.fromtimestamp(claims["exp"], tz=self._clock.now().tzinfo),
+            token_type=str(claims["typ"]),
+        )
+
+    def _check_signature(self, token: str, audiences: tuple[str, ...]) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -87,14 +116,4 @@ class TokenService:
             )
         except jwt.PyJWTError as error:
             raise TokenRejected(type(error).__name__) from None
-        now = self._clock.now().timestamp()
-        if not (claims["iat"] - 60 <= now < claims["exp"]):
-            raise TokenRejected("expired or not yet valid")
-        if claims["typ"] != token_type:
-            raise TokenRejected("wrong token type")
-        return VerifiedToken(
-            subject=str(claims["sub"]), session_id=str(claims["sid"]),
-            audience=str(claims["aud"]), role=str(claims["role"]), jti=str(claims["jti"]),
-            expires_at=datetime.fromtimestamp(claims["exp"], tz=self._clock.now().tzinfo),
-            token_type=str(claims["typ"]),
-        )
+        return claims

@@ -8,6 +8,7 @@ development key.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import ipaddress
 import json
@@ -73,6 +74,9 @@ class Settings:
     face_template_key: bytes = field(repr=False)  # AES-256-GCM key, 32 bytes
     otp_pepper: bytes = field(repr=False)  # HMAC key for SMS codes stored as hashes
     certificate_key: bytes = field(repr=False)  # signs the codes on filing certificates
+    # ES256 keys for the codes printed on documents (proof of insurance), active first;
+    # apart from the JWT keys, and stable across restarts: paper lives for 90 days.
+    document_signing_keys: tuple[SigningKey, ...] = field(repr=False)
     max_json_body_bytes: int
     max_upload_body_bytes: int
     trusted_proxies: tuple[IPNetwork, ...]
@@ -157,7 +161,11 @@ def _check_production(settings: Settings, env: Mapping[str, str]) -> None:
         check_endpoint(name, value)
     check_distinct({**secrets, "FACE_TEMPLATE_KEY": env.get("FACE_TEMPLATE_KEY", "").strip(),
                     **{f"JWT_SIGNING_KEYS[{k.kid}]": k.private_key_pem.strip()
-                       for k in settings.jwt_signing_keys}}, DEV_DEFAULTS)
+                       for k in settings.jwt_signing_keys},
+                    **{f"DOCUMENT_SIGNING_KEYS[{k.kid}]": k.private_key_pem.strip()
+                       for k in settings.document_signing_keys}}, DEV_DEFAULTS)
+    if any(k.private_key_pem == _dev_document_pem() for k in settings.document_signing_keys):
+        raise WeakSetting("DOCUMENT_SIGNING_KEYS holds the dev-only key: generate a new one")
 
 
 def _read(env: Mapping[str, str], dev: bool, app_env: str) -> Settings:
@@ -175,6 +183,7 @@ def _read(env: Mapping[str, str], dev: bool, app_env: str) -> Settings:
         mongodb_db=env.get("MONGODB_DB", "nm12333").strip() or "nm12333",
         port=_int(env, "PORT", 8000, low=1, high=65535),
         jwt_signing_keys=_signing_keys(env, dev),
+        document_signing_keys=_signing_keys(env, dev, "DOCUMENT_SIGNING_KEYS"),
         jwt_issuer=env.get("JWT_ISSUER", DEV_DEFAULTS["JWT_ISSUER"]).strip(),
         wechat_timeout_seconds=_int(env, "WECHAT_TIMEOUT_SECONDS", 10, low=1, high=60),
         wechat_base_url=env.get("WECHAT_BASE_URL", "http://127.0.0.1:8101" if dev
@@ -331,23 +340,28 @@ def _face_key(secrets: _SecretReader) -> bytes:
     return key
 
 
-def _signing_keys(env: Mapping[str, str], dev: bool) -> tuple[SigningKey, ...]:
-    """``JWT_SIGNING_KEYS``: a JSON list of ``{"kid", "pem"}``, the active key first."""
-    raw = env.get("JWT_SIGNING_KEYS", "").strip()
+def _signing_keys(env: Mapping[str, str], dev: bool,
+                  name: str = "JWT_SIGNING_KEYS") -> tuple[SigningKey, ...]:
+    """``JWT_SIGNING_KEYS`` (or ``DOCUMENT_SIGNING_KEYS``): a JSON list of ``{"kid",
+    "pem"}``, the active key first."""
+    raw = env.get(name, "").strip()
     if not raw:
         if not dev:
-            raise SettingsError("JWT_SIGNING_KEYS is required outside APP_ENV=dev/test")
+            raise SettingsError(f"{name} is required outside APP_ENV=dev/test")
+        if name == "DOCUMENT_SIGNING_KEYS":
+            # One fixed dev key: a printed dev document still verifies after a restart.
+            return (SigningKey(kid="dev-documents", private_key_pem=_dev_document_pem()),)
         # A fresh key per dev process: dev tokens simply end with the process.
         return (SigningKey(kid="dev", private_key_pem=_new_p256_pem()),)
     try:
         items = json.loads(raw)
         keys = tuple(SigningKey(kid=str(i["kid"]), private_key_pem=str(i["pem"])) for i in items)
     except (ValueError, TypeError, KeyError):
-        raise SettingsError('JWT_SIGNING_KEYS must be a JSON list of {"kid", "pem"}') from None
+        raise SettingsError(f'{name} must be a JSON list of {{"kid", "pem"}}') from None
     if not keys:
-        raise SettingsError("JWT_SIGNING_KEYS is empty")
+        raise SettingsError(f"{name} is empty")
     if len({k.kid for k in keys}) != len(keys):
-        raise SettingsError("JWT_SIGNING_KEYS has a repeated kid")
+        raise SettingsError(f"{name} has a repeated kid")
     for key in keys:
         _check_p256(key)
     return keys
@@ -361,6 +375,15 @@ def _check_p256(key: SigningKey) -> None:
     if not (isinstance(private, ec.EllipticCurvePrivateKey)
             and isinstance(private.curve, ec.SECP256R1)):
         raise SettingsError(f"JWT signing key {key.kid!r} must be an EC P-256 key (ES256)")
+
+
+@functools.cache
+def _dev_document_pem() -> str:
+    """The dev-only document key, derived from a public string: never valid in production."""
+    scalar = int.from_bytes(hashlib.sha256(b"nm12333 dev-only document key").digest())
+    private = ec.derive_private_key(scalar % (2**255), ec.SECP256R1())
+    return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()).decode()
 
 
 def _new_p256_pem() -> str:

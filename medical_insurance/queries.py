@@ -13,33 +13,43 @@ from typing import TYPE_CHECKING
 from auth.access import region_prefix
 from auth.model import Forbidden, Principal, Role
 from common.masking import mask_id_number
+from common.pagination import Cursor
 from medical_insurance.model import Filing, Status
 from people.model import PersonNotFound
 
 if TYPE_CHECKING:  # the service module imports this one
     from medical_insurance.service import FilingContext
 
-SEARCH_LIMIT = 200  # an agent narrows a search rather than pages through thousands
+PAGE = 50  # filings on a page of an agent's search
+
+
+@dataclass(frozen=True)
+class FilingPage:
+    filings: list[Filing]
+    next_cursor: str | None  # None: this was the last page
 
 
 async def search_filings(agent: Principal, *, person_id: str | None, status: Status | None,
                          since: date | None, until: date | None, client_ip: str | None = None,
-                         ctx: FilingContext) -> list[Filing]:
+                         after: str | None = None, limit: int = PAGE,
+                         ctx: FilingContext) -> FilingPage:
     """An agent's search of the filings of their regions (an admin's: of every region), by
-    person, status today and start date, newest first. Every search is audited."""
+    person, status today and start date, newest first, a page at a time (``after``: the
+    cursor the previous page gave). Every search is audited."""
     if agent.role not in (Role.AGENT, Role.ADMIN):
         raise Forbidden("agents search filings")
     prefixes = None if agent.role is Role.ADMIN else sorted(
         region_prefix(region) for region in agent.regions)
-    stored = await ctx.repo.search(region_prefixes=prefixes, person_id=person_id,
-                                   statuses=_stored_as(status), since=since, until=until,
-                                   limit=SEARCH_LIMIT)
+    stored, more = await ctx.repo.search(
+        region_prefixes=prefixes, person_id=person_id, statuses=_stored_as(status),
+        since=since, until=until, limit=limit, now=ctx.clock.now(),
+        after=Cursor.decode(after, "after") if after else None)
     today = ctx.today()
     found = [f for f in stored if status is None or f.status_on(today) is status]
     await ctx.audit.record(actor=agent.subject, action="filing.search",
                            object=person_id or "-", outcome=str(len(found)),
                            client_ip=client_ip)
-    return found
+    return FilingPage(found, more.encode() if more else None)
 
 
 async def filings_of(person_id: str, *, status: Status | None = None,
@@ -88,10 +98,20 @@ async def certificate_of(filing: Filing, *, ctx: FilingContext) -> Certificate:
 
 def certificate_code(filing: Filing, key: bytes) -> str:
     """A short signed code printed on the certificate: the filing and version it vouches for."""
-    message = f"{filing.filing_id}.{filing.version}"
+    return _code_for(filing.filing_id, str(filing.version), key)
+
+
+def _code_for(filing_id: str, version: str, key: bytes) -> str:
+    message = f"{filing_id}.{version}"
     mac = hmac.new(key, message.encode(), hashlib.sha256).digest()[:12]
     return f"{message}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
 
 
 def code_is_genuine(code: str, filing: Filing, key: bytes) -> bool:
     return hmac.compare_digest(code, certificate_code(filing, key))
+
+
+def code_is_genuine_for(code: str, filing_id: str, version: str, key: bytes) -> bool:
+    """The code was issued for this filing at ``version`` (perhaps an earlier version than
+    the filing has now: the paper then vouches for what the filing was)."""
+    return hmac.compare_digest(code.encode(), _code_for(filing_id, version, key).encode())

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from datetime import date
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from common.clock import as_utc
 from common.mongo import Collection, Database, Document, IndexSpec, insert_once
+from common.pagination import Cursor
+from common.slots import DayIndex, SlotLists
 from common.versioning import Derived, Stepper
 from medical_insurance.model import Category, Destination, Filing, Status
 
 FILINGS = "filings"
 SETTLEMENTS = "settlements"
+FILING_LISTS = "filing_lists"
+LISTS_COMPLETE = "lists-complete:v1"
 INDEXES = [
     IndexSpec(FILINGS, [("person_id", 1), ("created_at", -1)], name="person"),
     IndexSpec(FILINGS, [("status", 1), ("end_date", 1)], name="status_end"),
@@ -22,10 +26,19 @@ INDEXES = [
 
 
 class FilingRepository:
+    """Filings by ``_id``, and two lists of them on ``_id``-shaped keys (common/slots.py)
+    so that neither a person's filings nor an agent's search scans the collection on the
+    embedded database: a person's list, and a day index per region level (province,
+    league, county, and ``*`` for all)."""
+
+    SCAN_LIMIT = 500  # a search examines at most this many filings, then hands a cursor
+
     def __init__(self, db: Database, stepper: Stepper) -> None:
         self._stepper = stepper
         self._filings: Collection = db[FILINGS]
         self._settlements: Collection = db[SETTLEMENTS]
+        self._lists = SlotLists(db[FILING_LISTS])
+        self._by_day = DayIndex(self._lists)
 
     async def step(self, filing: Filing, changed: Filing,
                    derived: Sequence[Derived] = ()) -> int:
@@ -34,40 +47,95 @@ class FilingRepository:
                                         changes_doc(changed), derived)
 
     async def add(self, filing: Filing, region_code: str) -> bool:
-        """False when a filing with this id exists already (a retried create)."""
-        return await insert_once(self._filings, {**_doc(filing), "region_code": region_code})
+        """False when a filing with this id exists already (a retried create). The lists
+        are written after the filing, so a retry after a crash completes them."""
+        added = await insert_once(self._filings, {**_doc(filing), "region_code": region_code})
+        if added or not (await self._lists.marked([_listed(filing.filing_id)]))[0]:
+            await self._list(filing, region_code)
+        return added
+
+    async def _list(self, filing: Filing, region_code: str) -> None:
+        entry = {"at": filing.created_at, "id": filing.filing_id}
+        day = as_utc(filing.created_at).date()
+        await asyncio.gather(
+            self._lists.append(_person_key(filing.person_id), entry),
+            *[self._by_day.add(key, day, entry) for key in _region_keys(region_code)])
+        await self._lists.mark(_listed(filing.filing_id))
+
+    async def list_unlisted(self) -> int:
+        """Lists the filings stored before the lists existed (one scan, once per
+        database); returns how many."""
+        if (await self._lists.marked([LISTS_COMPLETE]))[0]:
+            return 0
+        count = 0
+        async for doc in self._filings.find({}):
+            if not (await self._lists.marked([_listed(doc["_id"])]))[0]:
+                await self._list(_filing(doc), doc.get("region_code", ""))
+                count += 1
+        await self._lists.mark(LISTS_COMPLETE)
+        return count
 
     async def get(self, filing_id: str) -> Filing | None:
         doc = await self._filings.find_one({"_id": filing_id})
         return _filing(doc) if doc else None
 
     async def of_person(self, person_id: str) -> list[Filing]:
-        cursor = self._filings.find({"person_id": person_id}).sort("created_at", -1)
-        return [_filing(doc) async for doc in cursor]
+        """A person's filings, newest first."""
+        entries = await self._lists.items(_person_key(person_id))
+        found = await self._many([e["id"] for e in entries])
+        return sorted((f for _, f in found), key=lambda f: (as_utc(f.created_at), f.filing_id),
+                      reverse=True)
 
     async def search(self, *, region_prefixes: Sequence[str] | None, person_id: str | None,
                      statuses: Sequence[Status] | None, since: date | None,
-                     until: date | None, limit: int) -> list[Filing]:
+                     until: date | None, limit: int, now: datetime,
+                     after: Cursor | None = None) -> tuple[list[Filing], Cursor | None]:
         """Filings newest first: of the regions whose codes start with one of
         ``region_prefixes`` (the person's region, stored with the filing; None: every
         region), of one person, stored in one of ``statuses``, starting within
         [since, until]. None and empty filters do not filter, except an empty list of
-        regions, which covers nothing."""
+        regions, which covers nothing. Returns up to ``limit`` filings and the cursor to
+        go on from (None: nothing more); a page may hold fewer than ``limit`` when the
+        filters are rare, since a page examines at most SCAN_LIMIT filings."""
         if region_prefixes is not None and not region_prefixes:
-            return []
-        query: Document = {}
-        if region_prefixes is not None:
-            query["$or"] = [{"region_code": {"$regex": f"^{re.escape(prefix)}"}}
-                            for prefix in region_prefixes]
+            return [], None
+
+        def wanted(filing: Filing, region: str) -> bool:
+            return ((region_prefixes is None or region.startswith(tuple(region_prefixes)))
+                    and (not statuses or filing.status in statuses)
+                    and (since is None or filing.start_date >= since)
+                    and (until is None or filing.start_date <= until))
+
+        before = (after.at, after.record_id) if after else None
         if person_id:
-            query["person_id"] = person_id
-        if statuses:
-            query["status"] = {"$in": [status.value for status in statuses]}
-        if since or until:  # stored as ISO dates, which compare as text
-            query["start_date"] = {**({"$gte": since.isoformat()} if since else {}),
-                                   **({"$lte": until.isoformat()} if until else {})}
-        cursor = self._filings.find(query).sort("created_at", -1).limit(limit)
-        return [_filing(doc) async for doc in cursor]
+            candidates = _ids_after(await self._lists.items(_person_key(person_id)), before)
+        else:
+            keys = ["*"] if region_prefixes is None else [f"r{p}" for p in region_prefixes]
+            candidates = self._by_day.newest_first(keys, as_utc(now).date(), before)
+        return await self._page(candidates, wanted, limit)
+
+    async def _page(self, candidates: AsyncIterator[Document],
+                    wanted: Callable[[Filing, str], bool], limit: int
+                    ) -> tuple[list[Filing], Cursor | None]:
+        page: list[Filing] = []
+        examined = 0
+        async for entries in _chunks(candidates, limit + 1):
+            docs = await asyncio.gather(*[self._filings.find_one({"_id": e["id"]})
+                                          for e in entries])
+            for entry, doc in zip(entries, docs, strict=True):
+                examined += 1
+                if doc is not None and wanted(filing := _filing(doc),
+                                              doc.get("region_code", "")):
+                    if len(page) == limit:
+                        return page, _cursor(page[-1])
+                    page.append(filing)
+                if examined >= self.SCAN_LIMIT:
+                    return page, Cursor(as_utc(entry["at"]), entry["id"])
+        return page, None
+
+    async def _many(self, filing_ids: Sequence[str]) -> list[tuple[str, Filing]]:
+        docs = await asyncio.gather(*[self._filings.find_one({"_id": i}) for i in filing_ids])
+        return [(doc.get("region_code", ""), _filing(doc)) for doc in docs if doc is not None]
 
     async def effective_temporary(self) -> list[Filing]:
         cursor = self._filings.find({"status": Status.EFFECTIVE.value, "end_date": {"$ne": None}})
@@ -76,6 +144,42 @@ class FilingRepository:
     async def add_settlement(self, record: dict[str, Any]) -> bool:
         """Idempotent by settlement number."""
         return await insert_once(self._settlements, {"_id": record["settlement_no"], **record})
+
+
+async def _ids_after(entries: Sequence[Document], before: tuple[datetime, str] | None
+                     ) -> AsyncIterator[Document]:
+    for entry in sorted(entries, key=lambda e: (as_utc(e["at"]), e["id"]), reverse=True):
+        if before is None or (as_utc(entry["at"]), entry["id"]) < before:
+            yield entry
+
+
+async def _chunks(items: AsyncIterator[Document], size: int) -> AsyncIterator[list[Document]]:
+    chunk: list[Document] = []
+    async for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _cursor(filing: Filing) -> Cursor:
+    return Cursor(as_utc(filing.created_at), filing.filing_id)
+
+
+def _person_key(person_id: str) -> str:
+    return f"p{person_id}"
+
+
+def _listed(filing_id: str) -> str:
+    return f"listed:{filing_id}"
+
+
+def _region_keys(region_code: str) -> list[str]:
+    """Every prefix an agent's regions may have (auth.access.region_prefix: province 2,
+    league 4, county 6 digits), and ``*`` for an admin's view of all regions."""
+    return ["*"] + [f"r{region_code[:n]}" for n in (2, 4, 6) if len(region_code) >= n]
 
 
 def changes_doc(filing: Filing) -> Document:

@@ -353,5 +353,5 @@ async def record_settlement(*, settlement_no: str, id_number: str, day: date,
     if person.person_type in (PersonType.RETIREE, PersonType.SURVIVOR):
         await pension.ingest_signal(source="settlement", record_id=settlement_no,
                                     person_id=person.person_id, kind="medical_settlement",
-                                    day=min(day, ctx.today()), ctx=ctx.cert)
+                                    day=min(day, ctx.today()), ctx=ctx.cert, place=institution)
     return "stored"

@@ -29,13 +29,16 @@ from notifications.model import (
 )
 
 OUTBOX = "outbox"
+ARCHIVE = "outbox_archive"  # delivered (or undeliverable) messages: the poller never reads it
 ATTEMPTS = "outbox_attempts"
 INDEXES = [
     IndexSpec(OUTBOX, [("status", 1), ("next_attempt_at", 1)], name="status_due"),
     IndexSpec(OUTBOX, [("person_id", 1), ("created_at", -1)], name="person_inbox"),
+    IndexSpec(ARCHIVE, [("person_id", 1), ("created_at", -1)], name="person_inbox"),
     IndexSpec(ATTEMPTS, [("message_id", 1), ("number", 1)], name="message_attempts"),
     IndexSpec(ATTEMPTS, [("expires_at", 1)], name="expires_at", ttl=True),
 ]
+FINISHED = frozenset({MessageStatus.DELIVERED.value, MessageStatus.NOT_DELIVERED.value})
 # The attempt log is evidence of what was sent (and any duplicate): kept 90 days.
 ATTEMPT_LOG_KEPT = timedelta(days=90)
 
@@ -49,6 +52,7 @@ def message_id_for(dedupe_key: str) -> str:
 class OutboxRepository:
     def __init__(self, db: Database) -> None:
         self._outbox: Collection = db[OUTBOX]
+        self._archive: Collection = db[ARCHIVE]
         self._attempts: Collection = db[ATTEMPTS]
 
     # -- messages ---------------------------------------------------------------
@@ -66,7 +70,8 @@ class OutboxRepository:
         return Derived(OUTBOX, _message_doc(message))
 
     async def get(self, message_id: str) -> OutboxMessage | None:
-        found = await self._outbox.find_one({"_id": message_id})
+        found = await self._outbox.find_one({"_id": message_id}) or await self._archive.find_one(
+            {"_id": message_id})
         return _message(found) if found else None
 
     async def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
@@ -77,11 +82,31 @@ class OutboxRepository:
 
     async def update(self, message_id: str, expected_attempts: int, changes: dict[str, Any]
                      ) -> bool:
-        """Write a message's new state, unless another attempt has moved it on already."""
+        """Write a message's new state, unless another attempt has moved it on already. A
+        message that is done is moved to the archive, so the outbox the poller reads
+        holds only what is still to send (and dead letters)."""
         result = await self._outbox.update_one(
             {"_id": message_id, "attempts": expected_attempts}, {"$set": _encode(changes)}
         )
+        if result.matched_count == 1 and changes.get("status") in FINISHED:
+            await self._archive_one(message_id)
         return result.matched_count == 1
+
+    async def _archive_one(self, message_id: str) -> None:
+        # Copy first, then delete: a crash in between leaves a finished message in the
+        # outbox, which the poller ignores and ``archive_finished`` moves later.
+        doc = await self._outbox.find_one({"_id": message_id})
+        if doc is not None and doc.get("status") in FINISHED:
+            await insert_once(self._archive, doc)
+            await self._outbox.delete_one({"_id": message_id})
+
+    async def archive_finished(self, limit: int = 1000) -> int:
+        """Move finished messages left in the outbox (by a crash) to the archive."""
+        cursor = self._outbox.find({"status": {"$in": sorted(FINISHED)}}, {"_id": 1}).limit(limit)
+        ids = [doc["_id"] async for doc in cursor]
+        for message_id in ids:
+            await self._archive_one(message_id)
+        return len(ids)
 
     async def reschedule(self, message_id: str, at: datetime) -> None:
         await self._outbox.update_one({"_id": message_id, "status": "pending"},
@@ -105,18 +130,28 @@ class OutboxRepository:
         return result.modified_count == 1
 
     async def inbox(self, person_id: str, limit: int = 50) -> list[OutboxMessage]:
-        cursor = self._outbox.find({"person_id": person_id, "inbox_text": {"$ne": ""}}).sort(
-            "created_at", DESCENDING).limit(limit)
-        return [_message(doc) async for doc in cursor]
+        found = []
+        for collection in (self._outbox, self._archive):
+            cursor = collection.find({"person_id": person_id, "inbox_text": {"$ne": ""}}).sort(
+                "created_at", DESCENDING).limit(limit)
+            found += [_message(doc) async for doc in cursor]
+        unique = {m.message_id: m for m in found}  # one caught mid-move is in both
+        return sorted(unique.values(), key=lambda m: m.created_at, reverse=True)[:limit]
 
     async def mark_read(self, message_id: str, person_id: str, now: datetime) -> bool:
-        """Mark one of the person's own inbox messages read. False: not theirs, or no such."""
-        found = await self._outbox.find_one({"_id": message_id, "person_id": person_id})
-        if found is None or not found.get("inbox_text"):
-            return False
-        if found.get("read_at") is None:
-            await self._outbox.update_one({"_id": message_id}, {"$set": {"read_at": now}})
-        return True
+        """Mark one of the person's own inbox messages read. False: not theirs, or no such.
+        Read by ``_id`` alone, the owner checked here (the embedded database only uses an
+        index for an exact ``_id``)."""
+        for collection in (self._outbox, self._archive):
+            found = await collection.find_one({"_id": message_id})
+            if found is None:
+                continue
+            if found.get("person_id") != person_id or not found.get("inbox_text"):
+                return False
+            if found.get("read_at") is None:
+                await collection.update_one({"_id": message_id}, {"$set": {"read_at": now}})
+            return True
+        return False
 
     async def backlog(self, now: datetime) -> tuple[int, float, int]:
         """(pending messages, age in seconds of the oldest one already due, dead letters)."""

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import random
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,6 +61,9 @@ class Gateways:
     wechat: WeChatApi
 
 
+GAUGE_SECONDS = 15.0  # how often the backlog gauges are counted again
+
+
 class OutboxWorker:
     def __init__(self, *, outbox: OutboxRepository, gateways: Gateways, clock: Clock,
                  policy: NotificationPolicy, metrics: OutboxMetrics | None = None,
@@ -71,6 +75,7 @@ class OutboxWorker:
         self.metrics = metrics
         self.worker_id = worker_id or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self._gauges_at = float("-inf")
 
     # -- the loop ---------------------------------------------------------------
 
@@ -79,19 +84,29 @@ class OutboxWorker:
         attempts = 0
         for message in await self.outbox.due(self.clock.now(), limit):
             attempts += await self.process(message)
-        await self.refresh_gauges()
+        now = time.monotonic()
+        if now - self._gauges_at >= GAUGE_SECONDS:  # counting is a scan: not every poll
+            self._gauges_at = now
+            await self.refresh_gauges()
         return attempts
 
-    async def run_forever(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
+    async def run_forever(self, stop: asyncio.Event, poll_seconds: float = 1.0,
+                          idle_seconds: float = 5.0) -> None:
+        """Poll every ``poll_seconds`` while there is work; with nothing to do, back off to
+        ``idle_seconds`` between polls (an idle service costs next to nothing)."""
+        wait = poll_seconds
         while not stop.is_set():
             try:
                 worked = await self.run_once()
             except Exception:
                 log.exception("outbox worker pass failed; trying again")
                 worked = 0
-            if not worked:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), poll_seconds)
+            if worked:
+                wait = poll_seconds
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            wait = min(idle_seconds, wait * 2)
 
     async def process(self, message: OutboxMessage) -> int:
         if await self._held_for_quiet_hours(message):

@@ -87,7 +87,7 @@ def _measure_all(frames: Sequence[bytes], config: FaceCheckConfig
             tracked = track_face(image, last)
             main, seen = tracked, ([tracked] if tracked else [])
         else:
-            seen = find_faces(image)
+            seen = find_faces(image, last[1] - last[3] if last else None)
             main = _main_face(seen, last)
         second = [b for b in seen if b != main]
         if any(_near(b, o) for b in second for o in others):
@@ -142,16 +142,26 @@ def _liveness_reason(measures: Sequence[FrameMeasure], actions: Sequence[str],
 
 def checked_positions(measures: Sequence[FrameMeasure], actions: Sequence[str],
                       config: FaceCheckConfig, seed: int) -> set[int]:
-    """Every frame that shows a challenged action, and one frame at a random position in
-    every ``identity_every``: a frame swapped in anywhere is likely to be looked at."""
+    """The frames that showed the challenged actions (every frame of a blink or an open
+    mouth; a turn's first, deepest and last frames, the turn between them being one
+    continuous track), and one frame at a random position in every ``identity_every``:
+    a frame swapped in anywhere is likely to be looked at."""
     every = max(1, config.identity_every)
     # The seed is secret (drawn by the server with ``secrets``, never sent); the generator
     # only spreads it over the windows, reproducibly for the attempt's record.
     rng = random.Random(seed)  # noqa: S311
     sampled = {start + rng.randrange(min(every, len(measures) - start))
                for start in range(0, len(measures), every)}
-    shown = {i for action in actions
-             for i in liveness.action_hits(measures, action, 0, config)}
+    shown: set[int] = set()
+    for action, event in zip(actions, liveness.action_events(measures, actions, config),
+                             strict=False):
+        run = range(event.first, event.last + 1)
+        if action in liveness.TURNS:
+            direction = liveness.TURNS[action]
+            deepest = max(run, key=lambda i: direction * measures[i].yaw)
+            shown |= {event.first, deepest, event.last}
+        else:
+            shown |= set(run)
     return sampled | shown
 
 
@@ -167,11 +177,13 @@ def _identity(measures: Sequence[FrameMeasure], crops: dict[int, Crop],
     if float(np.linalg.norm(best_encoding - reference)) > identity.match_threshold:
         return Analysis("FACE_MISMATCH")
     worst = 0.0
-    for position in sorted(checked_positions(measures, actions, config, identity.sample_seed)):
+    checked = sorted(checked_positions(measures, actions, config, identity.sample_seed))
+    for position in checked:
         frame = measures[position].index
         distance = float(np.linalg.norm(encode(*crops[frame]) - reference))
         worst = max(worst, distance)
         if distance > config.identity_tolerance:
             return Analysis("IDENTITY_CHANGED", detail={"frame": frame})
     return Analysis(None, encoding=[float(x) for x in best_encoding],
-                    detail={"worst_identity_distance": worst, "best_frame": best.index})
+                    detail={"worst_identity_distance": worst, "best_frame": best.index,
+                            "encodings": 1 + len(checked)})

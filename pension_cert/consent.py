@@ -43,6 +43,8 @@ async def record_consent(principal: Principal, person_id: str, decision: str, *,
     if decision == "withdraw":
         await ctx.repo.delete_template(person_id, now)
         await ctx.repo.forget_submissions(person_id)
+    else:  # a template imported before consent may now be used (or still not)
+        await ctx.repo.set_template_consent(person_id, decision == "give", now)
     await ctx.audit.record(actor=principal.subject, action=f"consent.{decision}",
                            object=person_id, outcome=status, channel=channel,
                            **({"paper_reference": paper_reference, "reason": reason}

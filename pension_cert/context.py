@@ -15,11 +15,13 @@ from common.guard import Guard
 from common.ratelimit import RateLimiter, RateRule
 from notifications.service import Notifier
 from pension_cert.face import FaceCheckConfig
+from pension_cert.face_index import RegionIndexes
 from pension_cert.model import DEFAULT_CYCLE_RULES, CycleRule, NotAPensioner
 from pension_cert.payroll_repository import PayrollRepository
 from pension_cert.pool import FacePool
 from pension_cert.replay import ReplayRule
 from pension_cert.repository import CertRepository
+from pension_cert.visit_repository import VisitRepository
 from people.model import Person, PersonNotFound
 from people.repository import PeopleRepository
 
@@ -76,11 +78,13 @@ class CertContext:
     pool: FacePool
     template_key: bytes
     payroll: PayrollRepository
+    visits: VisitRepository
     config: CertConfig = field(default_factory=CertConfig)
     rng: random.Random = field(default_factory=random.SystemRandom)
     # The mini-program's provider (人脸核身 2.0) and the openid of a login.
     wechat_face: WeChatFaceGateway | None = None
     openids: OpenIds | None = None
+    indexes: RegionIndexes = field(default_factory=RegionIndexes)  # this process's 1:N
 
     def today(self) -> date:
         return local_date(self.clock.now())

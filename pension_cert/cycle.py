@@ -9,6 +9,7 @@ is decided by the monthly payroll run (``payroll.py``) from the state recorded h
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
@@ -71,7 +72,7 @@ async def status_of(person_id: str, *, ctx: CertContext
 
 async def certify(person_id: str, day: date, channel: Channel, *, actor: str,
                   on_behalf: str | None, ctx: CertContext, note: str | None = None,
-                  suspicion: dict[str, Any] | None = None) -> CertState:
+                  suspicion: dict[str, Any] | None = None, place: str = "") -> CertState:
     """Record a certification on ``day``: a new cycle starts there. A suspicious one waits
     for an agent's review; a blocked person (a recorded death, fraud) cannot certify."""
     person = await pensioner(person_id, ctx=ctx)
@@ -81,6 +82,8 @@ async def certify(person_id: str, day: date, channel: Channel, *, actor: str,
     if state.last_certified_on is not None and day < state.last_certified_on:
         return state  # older than the certification we already have: nothing to do
     event = event_entry(ctx, day, channel.value, actor, on_behalf, note)
+    if place:  # where the record that proves life was made (a hospital, a bank)
+        event["place"] = place[:60]
     if suspicion:
         return await hold_for_review(person, state, day, channel, event, suspicion, ctx=ctx)
     certified = await apply_certification(person, state, day, event, ctx=ctx)
@@ -270,3 +273,18 @@ async def register_new_retiree(person_id: str, first_payment: date | None, *,
         assert existing is not None
         return existing
     return state
+
+
+async def register_new_retirees(arrivals: Sequence[tuple[str, date | None]], *,
+                                ctx: CertContext) -> None:
+    """``register_new_retiree`` for a batch the caller knows to be pensioners (an import's
+    new pensioners), written in one round trip; someone with a state keeps it."""
+    at = ctx.clock.now().isoformat()
+    states = []
+    for person_id, first_payment in arrivals:
+        first = first_payment or first_payment_default(ctx.today())
+        states.append(CertState(
+            person_id=person_id, valid_through=new_retiree_deadline(first),
+            history=[{"at": at, "day": first.isoformat(), "channel": Channel.INITIAL.value,
+                      "result": "first_deadline"}]))
+    await ctx.repo.create_states(states)

@@ -26,7 +26,9 @@ async def enroll_reference(person_id: str, photo: bytes, *, source: str, actor: 
     if problem or encoding is None:
         raise PhotoRejected(problem or "no encoding", field="photo", problem=problem)
     blob = seal(encoding, key=ctx.template_key, person_id=person_id)
-    await ctx.repo.save_template(person_id, blob, person.region_code, source, ctx.clock.now())
+    consent = await ctx.repo.consent(person_id)
+    await ctx.repo.save_template(person_id, blob, person.region_code, source, ctx.clock.now(),
+                                 consented=consent is not None and consent.given)
     await ctx.audit.record(actor=actor, action="template.enroll", object=person_id,
                            outcome="ok", source=source)
 

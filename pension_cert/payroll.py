@@ -8,11 +8,22 @@ and prints the stored lines: the same bytes every time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from auth.model import Principal
 from common.errors import NotFound, ValidationFailed
 from pension_cert.context import CertContext
-from pension_cert.model import Month, PaymentStatus, payment_status
-from pension_cert.payroll_model import PAID, STOPPED, WITHHELD, PayrollLine, payroll_line
+from pension_cert.model import Month, PaymentStatus, months_between, payment_status
+from pension_cert.payroll_model import (
+    PAID,
+    STOPPED,
+    WITHHELD,
+    Owed,
+    PayrollLine,
+    RaiseArrears,
+    payroll_line,
+)
 from people.model import Person
 
 PAYROLL_COLUMNS = ("person_id", "month", "status", "monthly_fen", "regular_fen",
@@ -38,22 +49,61 @@ async def run_payroll(month: Month, *, ctx: CertContext) -> list[PayrollLine]:
 
 async def _decide(month: Month, previous: Month | None, *, ctx: CertContext) -> int:
     total = 0
+    raises = await ctx.payroll.pending_raises()
     async for states in ctx.repo.all_states():
         ids = [s.person_id for s in states]
         people = await ctx.people.many(ids)
         decided = await ctx.payroll.lines_for(ids, month)
         before = await ctx.payroll.lines_for(ids, previous) if previous else {}
         lines = []
+        settled = [r for line in decided.values() for r in line.raises_settled]
         for state in states:
             person = people.get(state.person_id)
             if person is None or not _paid_a_pension(person):
                 continue
             total += 1
             if state.person_id not in decided:
-                owed = before[state.person_id].owed if state.person_id in before else ()
-                lines.append(payroll_line(person, state, month, owed))
+                last = before.get(state.person_id)
+                owed = last.owed if last else ()
+                pending = [r for r in raises.get(state.person_id, [])
+                           if not last or r["raise_id"] not in last.raises_settled]
+                settled += [r["raise_id"] for r in raises.get(state.person_id, [])
+                            if r not in pending]
+                owed, arrears = await _raised(person.person_id, month, owed, pending, ctx=ctx)
+                lines.append(payroll_line(person, state, month, owed, arrears))
         await ctx.payroll.add_lines(lines)
+        await ctx.payroll.settle_raises(
+            settled + [r for line in lines for r in line.raises_settled])
     return total
+
+
+async def _raised(person_id: str, month: Month, owed: Sequence[Owed],
+                  raises: Sequence[dict[str, Any]], *, ctx: CertContext
+                  ) -> tuple[tuple[Owed, ...], list[RaiseArrears]]:
+    """Apply raises imported after months from their effective month were run: months
+    still owed are owed at the new amount, and months paid at the old amount are owed the
+    difference (paid with the next paid month)."""
+    arrears = []
+    for found in raises:
+        effective, new_fen = found["effective"], int(found["new_fen"])
+        owed = tuple(Owed(o.month, max(o.fen, new_fen)) if o.month >= effective else o
+                     for o in owed)
+        past = months_between(effective, _previous(month)) if effective < month else []
+        lines = await ctx.payroll.person_lines(person_id, past)
+        paid_at = {}  # month -> the amount it was paid at (itself, or later as back pay)
+        for line in lines.values():
+            if line.status == PAID:
+                paid_at[line.month] = line.monthly_fen
+                paid_at.update({m: lines[m].monthly_fen for m in line.backpay_months
+                                if m in lines})
+        differences = tuple(Owed(m, new_fen - fen) for m, fen in sorted(paid_at.items())
+                            if fen < new_fen)
+        arrears.append(RaiseArrears(str(found["raise_id"]), differences))
+    return tuple(owed), arrears
+
+
+def _previous(month: Month) -> Month:
+    return Month(month.year - 1, 12) if month.month == 1 else Month(month.year, month.month - 1)
 
 
 def _paid_a_pension(person: Person) -> bool:

@@ -50,10 +50,15 @@ class PayrollLine:
     excluded_prison_months: tuple[Month, ...] = ()
     owed: tuple[Owed, ...] = ()  # still owed after this month
     reason: dict[str, str] = field(default_factory=dict)
+    # An annual raise imported after months at the old amount were paid: the difference
+    # for those months, paid with this month (调待补差).
+    raise_months: tuple[Month, ...] = ()
+    raise_fen: int = 0
+    raises_settled: tuple[str, ...] = ()  # the raise records this line paid
 
     @property
     def total_fen(self) -> int:
-        return self.regular_fen + self.backpay_fen
+        return self.regular_fen + self.backpay_fen + self.raise_fen
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,34 @@ class PayrollRun:
         return self.finished_at is not None
 
 
+@dataclass(frozen=True)
+class RaiseArrears:
+    """What a raise still owes for months already paid at the old amount."""
+
+    raise_id: str
+    months: tuple[Owed, ...]  # each month and the difference owed for it
+
+    @property
+    def fen(self) -> int:
+        return sum(o.fen for o in self.months)
+
+
 def payroll_line(person: Person, state: CertState, month: Month,
-                 owed_before: Sequence[Owed]) -> PayrollLine:
-    """One pensioner's line for ``month``, given what was still owed after the last run."""
+                 owed_before: Sequence[Owed],
+                 arrears: Sequence[RaiseArrears] = ()) -> PayrollLine:
+    """One pensioner's line for ``month``, given what was still owed after the last run,
+    and the differences raises owe for months paid before they were known (paid only
+    with a paid month; until then they wait)."""
+    line = _base_line(person, state, month, owed_before)
+    if line.status != PAID or not arrears:
+        return line
+    months = tuple(o.month for a in arrears for o in a.months)
+    return replace(line, raise_months=months, raise_fen=sum(a.fen for a in arrears),
+                   raises_settled=tuple(a.raise_id for a in arrears))
+
+
+def _base_line(person: Person, state: CertState, month: Month,
+               owed_before: Sequence[Owed]) -> PayrollLine:
     fen = person.monthly_pension_fen or 0
     blank = PayrollLine(person_id=person.person_id, month=month, status=WITHHELD,
                         monthly_fen=fen, region_code=person.region_code)

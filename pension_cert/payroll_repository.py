@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from pymongo.errors import BulkWriteError
 
@@ -16,6 +17,8 @@ from pension_cert.payroll_model import Owed, PayrollLine, PayrollRun
 
 PAYROLL = "payroll_lines"
 PAYROLL_RUNS = "payroll_runs"
+RAISES = "pension_raises"  # every imported raise, by (person, effective month)
+PENDING_RAISES = "pension_raises_pending"  # raises whose differences are not paid yet
 
 INDEXES = [
     IndexSpec(PAYROLL, [("month", 1), ("person_id", 1)], name="month_person"),
@@ -28,6 +31,49 @@ class PayrollRepository:
     def __init__(self, db: Database) -> None:
         self._lines: Collection = db[PAYROLL]
         self._runs: Collection = db[PAYROLL_RUNS]
+        self._raises: Collection = db[RAISES]
+        self._pending: Collection = db[PENDING_RAISES]
+
+    # -- raises ----------------------------------------------------------------------------
+
+    async def add_raise(self, person_id: str, effective: Month, new_fen: int, old_fen: int,
+                        now: datetime) -> str:
+        """"stored", "unchanged" (the same raise again) or "conflict" (another amount)."""
+        raise_id = f"{person_id}:{effective}"
+        doc = {"person_id": person_id, "effective": str(effective), "new_fen": new_fen,
+               "old_fen": old_fen, "imported_at": now}
+        if await insert_once(self._raises, {"_id": raise_id, **doc}):
+            await insert_once(self._pending, {"_id": raise_id, **doc})
+            return "stored"
+        found = await self._raises.find_one({"_id": raise_id})
+        return "unchanged" if found and found["new_fen"] == new_fen else "conflict"
+
+    async def pending_raises(self) -> dict[str, list[dict[str, Any]]]:
+        """Raises not yet settled, by person (a small collection: read whole)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        async for doc in self._pending.find({}):
+            found.setdefault(doc["person_id"], []).append(
+                {"raise_id": doc["_id"], "effective": Month.parse(doc["effective"]),
+                 "new_fen": int(doc["new_fen"]), "old_fen": int(doc["old_fen"])})
+        return found
+
+    async def settle_raises(self, raise_ids: Sequence[str]) -> None:
+        if raise_ids:
+            await self._pending.delete_many({"_id": {"$in": list(raise_ids)}})
+
+    async def person_lines(self, person_id: str, months: Sequence[Month]
+                           ) -> dict[Month, PayrollLine]:
+        """The person's lines of these months (by ``_id``: no scan on any database)."""
+        found = {}
+        for month in months:
+            doc = await self._lines.find_one({"_id": line_id(person_id, month)})
+            if doc is not None:
+                found[month] = _line(doc)
+        return found
+
+    async def run_months(self) -> list[Month]:
+        """Every month run so far, oldest first (one small record per month)."""
+        return sorted([Month.parse(doc["_id"]) async for doc in self._runs.find({}, {"_id": 1})])
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -102,6 +148,8 @@ def _line_doc(line: PayrollLine) -> Document:
         "excluded_prison_months": [str(m) for m in line.excluded_prison_months],
         "owed": [{"month": str(o.month), "fen": o.fen} for o in line.owed],
         "reason": line.reason, "total_fen": line.total_fen,
+        "raise_months": [str(m) for m in line.raise_months], "raise_fen": line.raise_fen,
+        "raises_settled": list(line.raises_settled),
     }
 
 
@@ -116,6 +164,9 @@ def _line(doc: Document) -> PayrollLine:
                                      for m in doc.get("excluded_prison_months") or ()),
         owed=tuple(Owed(Month.parse(o["month"]), int(o["fen"])) for o in doc.get("owed") or ()),
         reason=dict(doc.get("reason") or {}),
+        raise_months=tuple(Month.parse(m) for m in doc.get("raise_months") or ()),
+        raise_fen=int(doc.get("raise_fen", 0)),
+        raises_settled=tuple(doc.get("raises_settled") or ()),
     )
 
 

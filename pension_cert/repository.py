@@ -10,16 +10,25 @@ notice) is written by the step with an ``_id`` that comes from it.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bson.binary import Binary
 
 from common.clock import as_utc
-from common.mongo import Collection, Database, Document, IndexSpec, delete_expired, insert_once
+from common.mongo import (
+    Collection,
+    Database,
+    Document,
+    IndexSpec,
+    delete_expired,
+    insert_new,
+    insert_once,
+)
 from common.versioning import Derived, Stepper
 from pension_cert.check_model import (
     Attempt,
@@ -40,6 +49,8 @@ SIGNALS = "cert_signals"
 CASES = "review_cases"
 FRAME_HASHES = "frame_hashes"
 WECHAT_CHECKS = "wechat_face_checks"
+
+CHANGE_MEMORY = timedelta(days=2)  # a process's index further behind than this rebuilds
 
 INDEXES = [
     IndexSpec(TEMPLATES, [("region_code", 1)], name="region"),
@@ -92,18 +103,33 @@ class CertRepository:
     # -- templates -------------------------------------------------------------------
 
     async def save_template(self, person_id: str, blob: bytes, region_code: str, source: str,
-                            now: datetime) -> None:
+                            now: datetime, *, consented: bool) -> None:
+        """Store the sealed template, with whether the person has consented (a template
+        imported before consent is kept but never used)."""
         await self._templates.update_one(
             {"_id": person_id},
             {"$set": {"blob": Binary(blob), "region_code": region_code, "source": source,
-                      "updated_at": now}},
+                      "updated_at": now, "consented": consented}},
             upsert=True,
         )
-        await self._changed(now)
+        await self._changed(region_code, person_id, now)
+
+    async def set_template_consent(self, person_id: str, consented: bool,
+                                   now: datetime) -> None:
+        doc = await self._templates.find_one({"_id": person_id}, {"region_code": 1})
+        if doc is None:
+            return
+        await self._templates.update_one({"_id": person_id}, {"$set": {"consented": consented}})
+        await self._changed(doc["region_code"], person_id, now)
 
     async def template(self, person_id: str) -> bytes | None:
         doc = await self._templates.find_one({"_id": person_id})
         return bytes(doc["blob"]) if doc else None
+
+    async def usable_template(self, person_id: str) -> bytes | None:
+        """The template if the person has consented to its use."""
+        doc = await self._templates.find_one({"_id": person_id})
+        return bytes(doc["blob"]) if doc and doc.get("consented") else None
 
     async def template_fields(self, person_id: str) -> set[str]:
         """Which fields a stored template has (tests check nothing but the encoding is kept)."""
@@ -111,9 +137,10 @@ class CertRepository:
         return set(doc) if doc else set()
 
     async def delete_template(self, person_id: str, now: datetime) -> bool:
+        doc = await self._templates.find_one({"_id": person_id}, {"region_code": 1})
         deleted = (await self._templates.delete_one({"_id": person_id})).deleted_count == 1
-        if deleted:
-            await self._changed(now)
+        if deleted and doc is not None:
+            await self._changed(doc["region_code"], person_id, now)
         return deleted
 
     async def template_owners(self, batch: int = 500) -> AsyncIterator[list[str]]:
@@ -127,18 +154,42 @@ class CertRepository:
         if ids:
             yield ids
 
-    async def region_templates(self, region_prefix: str) -> list[tuple[str, bytes]]:
-        cursor = self._templates.find({"region_code": {"$regex": f"^{region_prefix}"}})
+    async def region_templates(self, league: str) -> list[tuple[str, bytes]]:
+        """The consented templates of a league (the first four digits of a region code)."""
+        cursor = self._templates.find({"region_code": {"$regex": f"^{league}"},
+                                       "consented": True})
         return [(doc["_id"], bytes(doc["blob"])) async for doc in cursor]
 
-    async def change_token(self) -> str:
-        doc = await self._template_changes.find_one({"_id": "templates"})
+    async def region_token(self, league: str) -> str:
+        """Changes whenever a template of the league is stored, consented or removed."""
+        doc = await self._template_changes.find_one({"_id": f"region:{league}"})
         return str(doc["token"]) if doc else ""
 
-    async def _changed(self, now: datetime) -> None:
-        # Any new token tells every process's in-memory index to reload.
+    async def changes_since(self, league: str, after: str, limit: int = 5000
+                            ) -> list[tuple[str, str]]:
+        """(change key, person id) of the league's template changes after ``after``, in
+        order. The keys are ``_id``s: one range read."""
+        low = after or f"change:{league}:"
+        cursor = self._template_changes.find(
+            {"_id": {"$gt": low, "$lt": f"change:{league};"}}).sort("_id", 1).limit(limit)
+        return [(doc["_id"], doc["person_id"]) async for doc in cursor]
+
+    async def last_change(self, league: str) -> str:
+        cursor = self._template_changes.find(
+            {"_id": {"$gt": f"change:{league}:", "$lt": f"change:{league};"}},
+            {"_id": 1}).sort("_id", -1).limit(1)
+        return next(iter([doc["_id"] async for doc in cursor]), "")
+
+    async def _changed(self, region_code: str, person_id: str, now: datetime) -> None:
+        # A change record per template change, keyed in time order within its league,
+        # and a new token for the league: each process's index catches up on just these.
+        league = region_code[:4]
+        key = f"change:{league}:{time.time_ns():020d}:{person_id}"
+        await self._template_changes.insert_one({
+            "_id": key, "person_id": person_id, "at": now,
+            "expires_at": now + CHANGE_MEMORY})
         await self._template_changes.update_one(
-            {"_id": "templates"}, {"$set": {"token": uuid.uuid4().hex, "at": now}}, upsert=True)
+            {"_id": f"region:{league}"}, {"$set": {"token": key, "at": now}}, upsert=True)
 
     # -- challenges, replay digests and attempts ------------------------------------------
 
@@ -206,6 +257,7 @@ class CertRepository:
 
     async def sweep_expired(self, now: datetime) -> int:
         return (await delete_expired(self._challenges, now)
+                + await delete_expired(self._template_changes, now)
                 + await delete_expired(self._frame_hashes, now)
                 + await delete_expired(self._wechat_checks, now))
 
@@ -221,6 +273,10 @@ class CertRepository:
 
     async def create_state(self, state: CertState) -> bool:
         return await insert_once(self._states, _state_doc(state))
+
+    async def create_states(self, states: Sequence[CertState]) -> None:
+        """Each state that does not exist yet (an existing one is kept)."""
+        await insert_new(self._states, [_state_doc(s) for s in states])
 
     async def step_state(self, state: CertState, changed: CertState,
                          derived: Sequence[Derived] = ()) -> int:
@@ -252,6 +308,23 @@ class CertRepository:
 
     async def open_cases(self) -> list[ReviewCase]:
         cursor = self._cases.find({"status": "open"}).sort("opened_at", 1)
+        return [_case(doc) async for doc in cursor]
+
+    async def cases_page(self, *, region_prefixes: Sequence[str] | None, status: str | None,
+                         after: tuple[datetime, str] | None, limit: int) -> list[ReviewCase]:
+        """A queue page: cases of the regions starting with one of ``region_prefixes``
+        (None: all), in ``status`` (None: any), oldest first, strictly after ``after``."""
+        if region_prefixes is not None and not region_prefixes:
+            return []
+        parts: list[Document] = [{"status": status}] if status else []
+        if region_prefixes is not None:
+            parts.append({"$or": [{"region_code": {"$regex": "^" + prefix}}
+                                  for prefix in region_prefixes if prefix.isdigit()]})
+        if after is not None:
+            parts.append({"$or": [{"opened_at": {"$gt": after[0]}},
+                                  {"opened_at": after[0], "_id": {"$gt": after[1]}}]})
+        cursor = self._cases.find({"$and": parts} if parts else {}).sort(
+            [("opened_at", 1), ("_id", 1)]).limit(limit)
         return [_case(doc) async for doc in cursor]
 
     async def mark_case(self, case_id: str, decision: str, by: str, at: datetime) -> None:

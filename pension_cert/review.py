@@ -7,9 +7,9 @@ cannot both act; only the holder of that claim changes the person's state.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from auth.access import covers
+from auth.access import covers, region_prefix
 from auth.model import Principal, Role
 from common.clock import as_utc
 from common.errors import ValidationFailed
@@ -30,6 +30,27 @@ DECISIONS = {
 async def open_cases(agent: Principal, *, ctx: CertContext) -> list[ReviewCase]:
     cases = await ctx.repo.open_cases()
     return [c for c in cases if agent.role is Role.ADMIN or covers(agent.regions, c.region_code)]
+
+
+async def case_queue(agent: Principal, *, status: str | None, after: tuple[datetime, str] | None,
+                     limit: int, ctx: CertContext) -> tuple[list[ReviewCase], bool]:
+    """The agent's regions' cases in ``status``, oldest first, a page at a time (the
+    region and status are the query; nothing is filtered afterwards); and whether more
+    follow."""
+    prefixes = None if agent.role is Role.ADMIN else sorted(
+        region_prefix(region) for region in agent.regions)
+    found = await ctx.repo.cases_page(region_prefixes=prefixes, status=status, after=after,
+                                      limit=limit + 1)
+    return found[:limit], len(found) > limit
+
+
+async def case_of(case_id: str, *, agent: Principal, ctx: CertContext) -> ReviewCase:
+    """One case of the agent's regions; another region's case is not found."""
+    case = await ctx.repo.case(case_id)
+    if case is None or (agent.role is not Role.ADMIN
+                        and not covers(agent.regions, case.region_code)):
+        raise CaseNotFound(case_id)
+    return case
 
 
 async def decide_case(case_id: str, decision: str, *, agent: Principal,

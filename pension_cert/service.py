@@ -46,7 +46,8 @@ from pension_cert.enrolment import (
     purge_expired_templates,
 )
 from pension_cert.face_check import CheckResult, start_challenge, submit_frames
-from pension_cert.fraud import RegionIndex, fraud_suspicion, region_index
+from pension_cert.face_index import RegionIndex
+from pension_cert.fraud import fraud_suspicion
 from pension_cert.model import (
     CaseAlreadyDecided,
     CaseNotFound,
@@ -107,7 +108,6 @@ __all__ = [
     "provider_for",
     "purge_expired_templates",
     "record_consent",
-    "region_index",
     "register_new_retiree",
     "run_cycle",
     "run_payroll",

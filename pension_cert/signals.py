@@ -22,7 +22,7 @@ SIGNAL_KINDS = ("medical_settlement", "card_use", "bank", "civil_affairs", "poli
 
 
 async def ingest_signal(*, source: str, record_id: str, person_id: str, kind: str, day: date,
-                        ctx: CertContext) -> str:
+                        ctx: CertContext, place: str = "") -> str:
     """A proof of life (or a death). Idempotent by (source, record id)."""
     if kind not in SIGNAL_KINDS:
         raise ValidationFailed(f"kind is one of {', '.join(SIGNAL_KINDS)}", field="kind")
@@ -52,15 +52,15 @@ async def ingest_signal(*, source: str, record_id: str, person_id: str, kind: st
     if state is not None and state.status in (CertStatus.BLOCKED, CertStatus.PENDING_REVIEW):
         return "ignored"
     await certify(person_id, day, Channel.PASSIVE, actor=f"signal:{source}", on_behalf=None,
-                  ctx=ctx, note=f"{kind} {record_id}")
+                  ctx=ctx, note=f"{kind} {record_id}", place=place)
     return "certified"
 
 
 async def ingest_signal_for(*, source: str, record_id: str, id_number: str, kind: str,
-                            day: date, ctx: CertContext) -> str:
+                            day: date, ctx: CertContext, place: str = "") -> str:
     """A signal naming the person by ID number, as feeds do."""
     person = await ctx.people.find_by_id_number(id_number)
     if person is None:
         raise PersonNotFound(id_number)
     return await ingest_signal(source=source, record_id=record_id, person_id=person.person_id,
-                               kind=kind, day=day, ctx=ctx)
+                               kind=kind, day=day, ctx=ctx, place=place)

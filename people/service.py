@@ -9,7 +9,7 @@ become a pensioner (their first certification deadline).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
@@ -68,13 +68,14 @@ class ImportReport:
 class RegistryHooks(Protocol):
     """What other domains do with the registry's reports (wired by the composition root)."""
 
-    async def new_pensioner(self, person: Person, first_payment: date | None) -> None: ...
+    async def new_pensioners(self, arrivals: Sequence[tuple[Person, date | None]]) -> None:
+        """People who became pensioners, each with their first payment day (if known)."""
 
     async def death_reported(self, person: Person, day: date, source: str) -> None: ...
 
 
 class NoHooks:
-    async def new_pensioner(self, person: Person, first_payment: date | None) -> None:
+    async def new_pensioners(self, arrivals: Sequence[tuple[Person, date | None]]) -> None:
         return None
 
     async def death_reported(self, person: Person, day: date, source: str) -> None:
@@ -124,12 +125,12 @@ async def _hand_over(batch: list[tuple[int, RegistryRow]], outcome: UpsertOutcom
     """Pass the registry's reports on to their owners. A refusal there (e.g. a death
     reported for someone the pension domain does not pay) is reported, never fatal."""
     rows = {row.details.id_number: (line, row) for line, row in batch}
-    new = {p.id_number for p in outcome.new_pensioners}
+    # New pensioners go over in one call: one at a time cost a commit each.
+    await hooks.new_pensioners([(p, rows[p.id_number][1].first_payment)
+                                for p in outcome.new_pensioners])
     for person in outcome.people:
         line, row = rows[person.id_number]
         try:
-            if person.id_number in new:
-                await hooks.new_pensioner(person, row.first_payment)
             if row.reported_death is not None:
                 await hooks.death_reported(person, row.reported_death, source)
                 report.deaths_reported += 1
@@ -150,7 +151,7 @@ async def feed_person(raw: Mapping[str, str], *, source: str,
     row = parse_registry_row(raw, local_date(ctx.clock.now()))
     person, outcome, became = await ctx.people.upsert(row.details)
     if became:
-        await ctx.hooks.new_pensioner(person, row.first_payment)
+        await ctx.hooks.new_pensioners([(person, row.first_payment)])
     if row.reported_death is not None:
         await ctx.hooks.death_reported(person, row.reported_death, source)
     return person, outcome

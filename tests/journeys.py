@@ -137,13 +137,14 @@ async def sms_login(api, standins, phone: str, headers: dict | None = None) -> d
 
 
 async def verified_citizen(api, deps, standins, *, phone: str | None = None,
-                           region: str = "150102", app: bool = False) -> tuple[dict, str]:
+                           region: str = "150102", app: bool = False,
+                           openid: str | None = None) -> tuple[dict, str]:
     """A mini-program user (or, with ``app``, an app user who logged in by SMS) bound by
     real name to a new registry person."""
     phone = phone or new_phone()
     person_id, id_number = await add_person(deps, phone=phone, region=region)
     login = await (sms_login(api, standins, new_phone()) if app
-                   else wechat_login(api, standins))
+                   else wechat_login(api, standins, openid))
     token = login["access_token"]
     asked = await api.post("/v1/me/real-name/code", headers=bearer(token),
                            json_body={"id_number": id_number, "name": "张建国"})

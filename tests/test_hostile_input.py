@@ -22,7 +22,8 @@ SAMPLE_IDS = {"person_id": "P0123456789abcdef0123", "challenge_id": "CH012345678
               "case_id": "RC0123456789abcdef", "filing_id": "F0123456789abcdef0123",
               "card_id": "C0123456789abcdef0123", "link_id": "F0123456789abcdef0123",
               "message_id": "m0123456789abcdef0123456", "session_id": "S0123456789abcdef0123",
-              "event": "cancel", "path": "swagger-ui.css", "check_id": "WF0123456789abcdef0123"}
+              "event": "cancel", "path": "swagger-ui.css", "check_id": "WF0123456789abcdef0123",
+              "booking_id": "V0123456789ABCDEF0123", "proof_id": "P0123456789ABCDEF0123"}
 DEEP = b"[" * 3000 + b"]" * 3000
 DEEP_OBJECT = b'{"a":' * 3000 + b"1" + b"}" * 3000
 HOSTILE_BODIES: dict[str, bytes] = {
@@ -63,7 +64,7 @@ async def domain_counts(deps: Any) -> dict[str, int]:
     and guard bookkeeping legitimately record attempts; nothing else may change)."""
     names = ("people", "accounts", "login_identities", "family_links", "filings", "cards",
              "card_events", "cert_states", "cert_challenges", "cert_signals", "face_consents",
-             "face_templates", "payroll_lines", "review_cases", "outbox", "settlements",
+             "face_templates", "payroll_lines", "review_cases", "outbox", "outbox_archive", "settlements",
              "idempotency_keys")
     return {name: await deps.db[name].count_documents({}) for name in names}
 

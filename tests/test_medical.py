@@ -303,9 +303,34 @@ async def test_agents_search_their_region(api, deps, standins, clock):
     assert [f["filing_id"] for f in found.json()["filings"]] == [filed.json()["filing_id"]]
     _, far_totp = await console_account(deps, "agent-far", regions=("152900",))
     far = bearer((await console_login(api, clock, "agent-far", far_totp)).json()["access_token"])
-    assert (await api.get(f"/v1/medical/filings?person_id={person_id}", headers=far)).json() == {
-        "filings": []}
+    assert (await api.get(f"/v1/medical/filings?person_id={person_id}", headers=far)
+            ).json()["filings"] == []
     clock.advance(timedelta(minutes=1))
+
+
+async def test_an_agents_search_pages_by_cursor_newest_first(api, deps, standins, clock):
+    made = []
+    for _ in range(5):
+        person_id, token, _ = await citizen(api, deps, standins)
+        filed = await file(api, token, body_for(Category.TEMPORARY_TRIP, person_id))
+        made.append(filed.json()["filing_id"])
+        clock.advance(timedelta(seconds=1))
+    _, totp = await console_account(deps, "agent-pages", regions=("150100",))
+    agent = bearer((await console_login(api, clock, "agent-pages", totp)).json()["access_token"])
+    seen, after, pages = [], "", 0
+    while True:
+        page = (await api.get(f"/v1/medical/filings?limit=2&after={after}",
+                              headers=agent)).json()
+        pages += 1
+        seen += [f["filing_id"] for f in page["filings"]]
+        if not page.get("next_cursor"):
+            break
+        after = page["next_cursor"]
+    # Newest first, none twice, none missed (other tests' filings share the region).
+    assert [f for f in seen if f in made] == list(reversed(made))
+    assert len(seen) == len(set(seen)) and pages >= 3
+    bad = await api.get("/v1/medical/filings?after=bm90LWEtY3Vyc29y", headers=agent)
+    assert (bad.status, bad.error_code) == (400, "VALIDATION_FAILED")
 
 
 async def test_settlements_from_a_csv_file(devdb, db_name, deps, tmp_path):

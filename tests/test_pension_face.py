@@ -133,7 +133,7 @@ async def test_templates_are_sealed_and_only_the_encoding_is_kept(deps, api, sta
                                                                   clip):
     _, person_id, _ = await retiree(api, deps, standins, clock, photo=photo_of(clip[0]))
     fields = await deps.cert.repo.template_fields(person_id)
-    assert fields == {"_id", "blob", "region_code", "source", "updated_at"}
+    assert fields == {"_id", "blob", "region_code", "source", "updated_at", "consented"}
     blob = await deps.cert.repo.template(person_id)
     assert len(blob) == 12 + 128 * 8 + 16  # nonce + 128 float64 + GCM tag
     # Moved onto another person's record, it no longer opens.

@@ -191,7 +191,24 @@ async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
     filing_id = b_filing.json()["filing_id"]
     from tests.test_card import make_card
     b_card = (await make_card(deps, b_person)).card_id
+    b_proof = (await api.post("/v1/records/proofs", headers={
+        **b_auth, "Idempotency-Key": "bola-proof-01"})).json()["proof_id"]
+    b_visit = await api.post("/v1/pension/home-visits", json_body={
+        "preferred_dates": ["2026-11-28"], "address": "呼和浩特市新城区某小区3号楼2单元",
+        "phone": "13912345678"}, headers={**b_auth, "Idempotency-Key": "bola-visit-01"})
+    assert b_visit.status == 201, b_visit.body
+    booking = b_visit.json()["booking_id"]
     matrix = {
+        "/v1/records/proofs/{proof_id}": ("GET", f"/v1/records/proofs/{b_proof}", None),
+        "/v1/records/proofs/{proof_id}/print": ("GET", f"/v1/records/proofs/{b_proof}/print",
+                                                None),
+        "/v1/records/proofs/{proof_id}/pdf": ("GET", f"/v1/records/proofs/{b_proof}/pdf", None),
+        "/v1/records/proofs/{proof_id}/revoke": (
+            "POST", f"/v1/records/proofs/{b_proof}/revoke", None),
+        "/v1/pension/home-visits/{booking_id}": ("GET", f"/v1/pension/home-visits/{booking}",
+                                                 None),
+        "/v1/pension/home-visits/{booking_id}/outcome": (
+            "POST", f"/v1/pension/home-visits/{booking}/outcome", None),
         "/v1/people/{person_id}": ("GET", f"/v1/people/{b_person}", None),
         "/v1/me/sessions/{session_id}": ("DELETE", f"/v1/me/sessions/{b['session_id']}", None),
         "/v1/me/inbox/{message_id}/read": ("POST", f"/v1/me/inbox/{b_message.message_id}/read",
@@ -223,7 +240,8 @@ async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
     }
     # Routes for agents only answer 403 to any citizen, whatever the id: nothing about
     # the record leaks. Every other route answers 404 for someone else's record.
-    agent_only = {"/v1/pension/review-cases/{case_id}/decision"}
+    agent_only = {"/v1/pension/review-cases/{case_id}/decision",
+                  "/v1/pension/home-visits/{booking_id}/outcome"}
     routes_with_ids = {path_template(r[0])[0] for r in all_routes()
                        if "(?P<" in r[0] and getattr(r[1], "kind", None) == "person"}
     assert routes_with_ids == set(matrix), "a new route takes an id: add it to the matrix"

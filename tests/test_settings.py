@@ -18,6 +18,7 @@ def production_env(**overrides: str) -> dict[str, str]:
         "APP_ENV": "prod",
         "MONGODB_URI": "mongodb://db1,db2,db3/?replicaSet=rs0",
         "JWT_SIGNING_KEYS": json.dumps([{"kid": "2026-11", "pem": _new_p256_pem()}]),
+        "DOCUMENT_SIGNING_KEYS": json.dumps([{"kid": "doc-2026-11", "pem": _new_p256_pem()}]),
         "WECHAT_APPID": "wx8a1b2c3d4e5f6a7b",
         "WECHAT_SECRET": "3f9c2d7e8a1b4c5d6e7f8a9b0c1d2e3f",
         "ALIYUN_ACCESS_KEY_ID": "LTAI5tQ8x7Zk2mN4pR6sT9uV",
@@ -46,7 +47,8 @@ def test_app_env_defaults_to_production_so_a_forgotten_variable_fails_safe():
 
 
 @pytest.mark.parametrize("name", ["WECHAT_SECRET", "ALIYUN_ACCESS_KEY_SECRET",
-                                  "FACE_TEMPLATE_KEY", "JWT_SIGNING_KEYS", "MONGODB_URI"])
+                                  "FACE_TEMPLATE_KEY", "JWT_SIGNING_KEYS", "DOCUMENT_SIGNING_KEYS",
+                                  "MONGODB_URI"])
 def test_each_missing_secret_is_named(name):
     env = production_env()
     del env[name]
@@ -155,3 +157,10 @@ def test_the_compose_file_names_every_part_of_production():
     assert services["worker"]["environment"]["WORKER_METRICS_PORT"]
     nginx = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
     assert "server api:8000" in nginx and "X-Forwarded-For" in nginx
+
+
+def test_the_dev_document_key_is_refused_in_production():
+    dev_key = Settings.from_env({"APP_ENV": "dev"}).document_signing_keys[0].private_key_pem
+    with pytest.raises(SettingsError, match="DOCUMENT_SIGNING_KEYS"):
+        Settings.from_env(production_env(
+            DOCUMENT_SIGNING_KEYS=json.dumps([{"kid": "x", "pem": dev_key}])))

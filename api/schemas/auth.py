@@ -80,7 +80,7 @@ class FamilyInvite(RequestModel):
 
     phone: str | None = Field(None, max_length=20, description="家人的手机号（或身份证号）")
     id_number: str | None = Field(None, max_length=18)
-    permissions: list[Literal["pension_cert", "card", "filing"]] = Field(
+    permissions: list[Literal["pension_cert", "card", "filing", "records"]] = Field(
         min_length=1, max_length=3, description="授权家人办理的业务")
 
 

@@ -130,12 +130,17 @@ class FilingList(ResponseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"filings": [_FILING_EXAMPLE]}]})
 
     filings: list[FilingView]
+    next_cursor: str | None = Field(None, description="坐席查询：还有下一页时，把它作为 after "
+                                    "再查一次")
 
 
 class FilingsQueryFields(RequestModel):
     person_id: str | None = Field(None, max_length=40, pattern=r"^[A-Za-z0-9]*$",
                                   description="参保人编号；本人查询可不填，坐席按人查询时填写")
     status: Status | None = Field(None, description="只列这个状态的备案（到期按当天判断）")
+    after: str | None = Field(None, max_length=200, pattern=r"^[A-Za-z0-9_-]*$",
+                              description="坐席查询的下一页：上一页给的 next_cursor")
+    limit: int = Field(50, ge=1, le=200, description="坐席查询每页条数")
 
     @property
     def since(self) -> dt.date | None:

@@ -104,6 +104,19 @@ class ChallengeStarted(ResponseModel):
     nonce: str = Field(description="一次性随机数，随画面一起提交")
     actions: list[Action] = Field(description="按顺序要做的动作")
     expires_in: int = Field(description="多少秒内提交画面")
+    capture: CaptureHints | None = Field(None, description="客户端拍摄参数")
+
+
+class CaptureHints(ResponseModel):
+    """How to film the answer: the client records ``seconds`` at ``fps`` frames a second,
+    ``width``×``height``, each frame a JPEG of at most ``max_frame_bytes``."""
+
+    fps: int
+    seconds: float
+    width: int
+    height: int
+    max_frame_bytes: int
+    max_frames: int
 
 
 class HistoryEntry(ResponseModel):
@@ -231,6 +244,8 @@ class Signal(RequestModel):
     id_number: str = Field(min_length=15, max_length=18)
     kind: Literal["medical_settlement", "card_use", "bank", "civil_affairs", "police", "death"]
     date: date
+    place: str = Field(default="", max_length=60,
+                       description="where the record was made (a hospital, a bank branch)")
 
 
 class SignalOutcome(ResponseModel):

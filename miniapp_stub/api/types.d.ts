@@ -104,6 +104,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/coverage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 认证覆盖情况
+         * @description 管理员按盟市和月份查看静默、人脸、家属、坐席认证的占比，30天内到期人数和暂停人数。
+         */
+        get: operations["coverage_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/logout": {
         parameters: {
             query?: never;
@@ -404,6 +424,146 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/console/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 审计记录
+         * @description 管理员按坐席、人员、操作和日期查询审计记录；坐席只能看本人的记录。最新的在前，分页。
+         */
+        get: operations["console_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 导出审计记录
+         * @description 按同样的条件导出 CSV（UTF-8），至多 5 万条。
+         */
+        get: operations["console_audit_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/callers/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 查找来电人
+         * @description 按身份证号、手机号或姓名加出生年份查找本人辖区的参保人，至多 20 人，信息脱敏；辖区外的人与查无此人回答相同。
+         */
+        post: operations["console_search_callers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/cards/{card_id}/temp-loss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 12333 电话临时挂失
+         * @description 核对至少两个身份问题后为来电人临时挂失社保卡（社保和银行功能）；If-Match 为卡的版本。
+         */
+        post: operations["console_card_temp_loss"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/clock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 服务器时间
+         * @description 坐席工作台据此提前提示自动退出。
+         */
+        get: operations["console_clock"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/filings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 备案队列
+         * @description 本人辖区（或其中一个地区）某状态的异地就医备案，最新的在前，分页。
+         */
+        get: operations["console_filing_queue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/filings/{filing_id}/{event}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 审核转诊备案
+         * @description 批准或驳回等待审核的备案（驳回须写原因）；If-Match 为备案版本。
+         */
+        post: operations["console_review_filing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/console/login": {
         parameters: {
             query?: never;
@@ -418,6 +578,166 @@ export interface paths {
          * @description 密码加动态验证码；连续 5 次失败锁定 15 分钟。
          */
         post: operations["console_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 坐席本人与会话
+         * @description 坐席的姓名、辖区、会话何时到期（无操作 30 分钟、登录满 12 小时），以及查看理由和身份问题的固定列表。
+         */
+        get: operations["console_me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/people/{person_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 来电人一览
+         * @description 一屏看全：身份（脱敏）、资格认证、异地就医备案、社保卡、最近通知与亲情服务；辖区外回答 404。
+         */
+        get: operations["console_caller_overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/people/{person_id}/certifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 上门或窗口认证
+         * @description 坐席为不能用人脸认证的领取人办理资格认证；If-Match 为认证记录的版本。
+         */
+        post: operations["console_certify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/people/{person_id}/home-visits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 预约上门认证
+         * @description 为不能用人脸认证的来电人预约上门认证，进入所在盟市的待办队列；联系电话默认为登记的手机号。If-Match 为认证记录的版本。
+         */
+        post: operations["console_book_home_visit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/people/{person_id}/reminders/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 重发最近的认证提醒
+         * @description 把最近一次认证提醒再发一次（同一提醒每天一次）；If-Match 为认证记录的版本。
+         */
+        post: operations["console_resend_reminder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/people/{person_id}/reveal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 查看完整证件号或手机号
+         * @description 须选择理由并填写说明；每次查看都记录审计，并按坐席每日计数（超过阈值在 /metrics 告警）。
+         */
+        post: operations["console_reveal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/review-cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 复核案件队列
+         * @description 本人辖区（或其中一个地区）某状态的复核案件，最早的在前，分页。
+         */
+        get: operations["console_case_queue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/review-cases/{case_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 处理复核案件
+         * @description 通过、认定冒领或维持死亡记录；If-Match 为案件版本（待处理为 v1）。
+         */
+        post: operations["console_decide_case"];
         delete?: never;
         options?: never;
         head?: never;
@@ -776,6 +1096,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/pension/home-visits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 上门认证预约队列
+         * @description 坐席所辖地区的预约，最新在前，按游标分页。
+         */
+        get: operations["list_home_visits"];
+        put?: never;
+        /**
+         * 预约上门认证
+         * @description 本人或获授权家属为不能用人脸认证的老人预约上门认证，进入所在盟市坐席的待办队列。
+         */
+        post: operations["book_home_visit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pension/home-visits/{booking_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 上门认证预约
+         * @description 一条预约及其结果；ETag 用于登记结果。
+         */
+        get: operations["get_home_visit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pension/home-visits/{booking_id}/outcome": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 登记上门认证结果
+         * @description 坐席登记上门结果：认证通过即完成认证并关闭预约。
+         */
+        post: operations["close_home_visit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pension/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 养老金发放明细
+         * @description 近两年每月发放、暂停、补发和调待差额，每项附白话说明。
+         */
+        get: operations["get_pension_payments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/pension/people/{person_id}/agent-certifications": {
         parameters: {
             query?: never;
@@ -852,6 +1256,26 @@ export interface paths {
          * @description 有效期、是否暂停发放、认证记录和最近的人脸认证尝试。
          */
         get: operations["get_certification_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pension/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 我需要认证吗
+         * @description 是否需要认证、截止日期、上次由哪条记录认证、逾期后果和可用的认证方式（人脸、家属、上门、窗口）。
+         */
+        get: operations["get_certification_plan"];
         put?: never;
         post?: never;
         delete?: never;
@@ -980,6 +1404,146 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/records/contributions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 缴费记录
+         * @description 逐月缴费（断缴月份标明）、年度汇总、各险种累计月数和计入15年最低缴费年限的月数。
+         */
+        get: operations["get_contributions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/records/contributions/feed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 缴费记录推送
+         * @description 征缴系统逐条推送缴费记录；同一来源记录只存一次，同月同险种的新记录作为更正版本保存。
+         */
+        post: operations["feed_contribution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/records/proofs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 开具参保证明
+         * @description 本人、获授权家属或坐席开具参保缴费证明，带签名二维码，90天内可公开核验。
+         */
+        post: operations["issue_insurance_proof"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/records/proofs/{proof_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 参保证明
+         * @description 已开具的参保证明及其状态。
+         */
+        get: operations["get_insurance_proof"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/records/proofs/{proof_id}/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 参保证明PDF
+         * @description 参保证明的PDF文件。
+         */
+        get: operations["insurance_proof_pdf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/records/proofs/{proof_id}/print": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 打印参保证明
+         * @description 可打印的参保证明（HTML），姓名和身份证号脱敏。
+         */
+        get: operations["print_insurance_proof"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/records/proofs/{proof_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 作废参保证明
+         * @description 本人或坐席作废已开具的证明，核验时显示已作废。
+         */
+        post: operations["revoke_insurance_proof"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/registry/people": {
         parameters: {
             query?: never;
@@ -1014,6 +1578,26 @@ export interface paths {
          * @description 机构核验身份证号与姓名是否为本地参保人员。
          */
         post: operations["service_person_check"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 凭证真伪核验
+         * @description 任何人可核验参保证明二维码或备案凭证校验码：有效、已过期或已作废，并显示凭证证明的事项（已脱敏）。
+         */
+        post: operations["verify_document_code"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1056,6 +1640,33 @@ export interface components {
             wechat_linked: boolean;
         };
         /**
+         * ActionDone
+         * @example {
+         *       "audit_id": "9f1c2a9e0b4d4c7e8a1f2b3c4d5e6f70",
+         *       "detail": {},
+         *       "version": 4
+         *     }
+         */
+        ActionDone: {
+            /**
+             * Audit Id
+             * @description 这次办理的审计记录编号
+             */
+            audit_id: string;
+            /**
+             * Detail
+             * @description 办理结果的补充信息
+             */
+            detail: {
+                [key: string]: string;
+            };
+            /**
+             * Version
+             * @description 记录的新版本（ETag）
+             */
+            version: number;
+        };
+        /**
          * AgentCertification
          * @example {
          *       "kind": "home_visit",
@@ -1080,6 +1691,28 @@ export interface components {
              */
             signer: string | null;
         };
+        /** AttemptRow */
+        AttemptRow: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Channel */
+            channel: string;
+            /** Reason */
+            reason: string | null;
+            /**
+             * Reason Text
+             * @description 未通过原因（中文）
+             */
+            reason_text: string | null;
+            /**
+             * Result
+             * @enum {string}
+             */
+            result: "pass" | "fail";
+        };
         /** AttemptView */
         AttemptView: {
             /**
@@ -1100,6 +1733,444 @@ export interface components {
              * @enum {string}
              */
             result: "pass" | "fail";
+        };
+        /**
+         * AuditList
+         * @example {
+         *       "entries": [
+         *         {
+         *           "action": "console.reveal",
+         *           "actor": "A3f9c2d7e8a1b4c5d6e7f",
+         *           "at": "2026-11-22T02:00:00+00:00",
+         *           "audit_id": "9f1c2a9e0b4d4c7e8a1f2b3c4d5e6f70",
+         *           "client_ip": "198.51.100.7",
+         *           "detail": {
+         *             "note": "来电中断，回拨",
+         *             "reason": "callback"
+         *           },
+         *           "object": "P3f9c2d7e8a1b4c5d6e7f",
+         *           "on_behalf_of": null,
+         *           "outcome": "phone",
+         *           "person_id": "P3f9c2d7e8a1b4c5d6e7f"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        AuditList: {
+            /** Entries */
+            entries: components["schemas"]["AuditRow"][];
+            /**
+             * Next Cursor
+             * @description 还有下一页时，作为 after 再查一次
+             */
+            next_cursor: string | null;
+        };
+        /** AuditQuery */
+        AuditQuery: {
+            /**
+             * Action
+             * @description 操作，例如 console.reveal
+             * @default null
+             */
+            action: string | null;
+            /**
+             * Actor
+             * @description 坐席（账号编号或用户名）；坐席只能看本人记录
+             * @default null
+             */
+            actor: string | null;
+            /**
+             * After
+             * @description 下一页：上一页给的 next_cursor
+             * @default null
+             */
+            after: string | null;
+            /**
+             * Limit
+             * @description 每页条数
+             * @default 50
+             */
+            limit: number;
+            /**
+             * Person
+             * @description 参保人编号
+             * @default null
+             */
+            person: string | null;
+            /**
+             * Since
+             * @description 起始日期（含）
+             * @default null
+             */
+            since: string | null;
+            /**
+             * Until
+             * @description 截止日期（含）
+             * @default null
+             */
+            until: string | null;
+        };
+        /** AuditQueryFields */
+        AuditQueryFields: {
+            /**
+             * Action
+             * @description 操作，例如 console.reveal
+             * @default null
+             */
+            action: string | null;
+            /**
+             * Actor
+             * @description 坐席（账号编号或用户名）；坐席只能看本人记录
+             * @default null
+             */
+            actor: string | null;
+            /**
+             * Person
+             * @description 参保人编号
+             * @default null
+             */
+            person: string | null;
+            /**
+             * Since
+             * @description 起始日期（含）
+             * @default null
+             */
+            since: string | null;
+            /**
+             * Until
+             * @description 截止日期（含）
+             * @default null
+             */
+            until: string | null;
+        };
+        /** AuditRow */
+        AuditRow: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Audit Id */
+            audit_id: string;
+            /** Client Ip */
+            client_ip: string | null;
+            /** Detail */
+            detail: {
+                [key: string]: unknown;
+            };
+            /** Object */
+            object: string;
+            /** On Behalf Of */
+            on_behalf_of: string | null;
+            /** Outcome */
+            outcome: string;
+            /** Person Id */
+            person_id: string | null;
+        };
+        /**
+         * CallerList
+         * @example {
+         *       "callers": [
+         *         {
+         *           "id_number": "1501**********0117",
+         *           "name": "张**",
+         *           "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+         *           "person_type": "retiree",
+         *           "person_type_name": "退休人员",
+         *           "phone": "138****5678",
+         *           "region_code": "150102",
+         *           "region_name": "新城区"
+         *         }
+         *       ],
+         *       "more": false
+         *     }
+         */
+        CallerList: {
+            /**
+             * Callers
+             * @description 至多 20 人，只含本人辖区
+             */
+            callers: components["schemas"]["CallerSummary"][];
+            /**
+             * More
+             * @description 超过 20 人：请补充条件
+             */
+            more: boolean;
+        };
+        /**
+         * CallerOverview
+         * @example {
+         *       "cards": [
+         *         {
+         *           "bank": "中国工商银行",
+         *           "bank_status": "temp_loss",
+         *           "card_id": "C3f9c2d7e8a1b4c5d6e7f",
+         *           "card_number": "6217********7366",
+         *           "delivery": {
+         *             "address": null,
+         *             "service_point": null,
+         *             "service_point_id": null
+         *           },
+         *           "expires_on": "2030-01-01",
+         *           "history": [
+         *             {
+         *               "actor": "A3f9c2d7e8a1b4c5d6e7f",
+         *               "at": "2026-11-22T02:00:00+00:00",
+         *               "bank_status": "temp_loss",
+         *               "channel": null,
+         *               "event": "temp_loss",
+         *               "functions": [
+         *                 "bank",
+         *                 "ss"
+         *               ],
+         *               "on_behalf": null,
+         *               "status": "temp_loss",
+         *               "verified_by": null
+         *             }
+         *           ],
+         *           "issued_on": "2020-01-01",
+         *           "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+         *           "progress": [
+         *             {
+         *               "at": "2019-12-01T09:00:00+08:00",
+         *               "name": "数据录入",
+         *               "step": "data_entered"
+         *             },
+         *             {
+         *               "at": "2020-01-01T09:00:00+08:00",
+         *               "name": "领卡未激活",
+         *               "step": "collected_inactive"
+         *             }
+         *           ],
+         *           "renewal_open": false,
+         *           "replaced_by": null,
+         *           "replacement_of": null,
+         *           "status": "temp_loss",
+         *           "status_name": "临时挂失",
+         *           "temp_loss_lifts_on": "2026-12-12",
+         *           "version": 2
+         *         }
+         *       ],
+         *       "certification": {
+         *         "attempts": [
+         *           {
+         *             "at": "2026-11-20T02:00:00+00:00",
+         *             "channel": "app",
+         *             "reason": "STILL_PHOTO",
+         *             "reason_text": "没有检测到眨眼等动作，请按提示重新拍摄。",
+         *             "result": "fail"
+         *           }
+         *         ],
+         *         "cases": [],
+         *         "last_certified_on": "2025-12-01",
+         *         "signals": [
+         *           {
+         *             "day": "2026-10-01",
+         *             "note": "card_use R1",
+         *             "result": "certified"
+         *           }
+         *         ],
+         *         "status": "due_soon",
+         *         "status_name": "即将到期",
+         *         "suspended_from": null,
+         *         "valid_through": "2026-11-30",
+         *         "version": 3
+         *       },
+         *       "family": [
+         *         {
+         *           "created_at": "2026-01-05T02:00:00+00:00",
+         *           "direction": "granted",
+         *           "link_id": "F3f9c2d7e8a1b4c5d6e7f",
+         *           "permissions": [
+         *             "pension_cert"
+         *           ],
+         *           "status": "confirmed"
+         *         }
+         *       ],
+         *       "filings_current": [
+         *         {
+         *           "category": "temporary_trip",
+         *           "category_name": "其他临时外出",
+         *           "channel": "miniapp",
+         *           "destination": {
+         *             "city_code": "440100",
+         *             "name": "广东省广州市",
+         *             "province_code": "440000"
+         *           },
+         *           "end_date": "2027-05-24",
+         *           "filing_id": "F3f9c2d7e8a1b4c5d6e7f8",
+         *           "history": [
+         *             {
+         *               "actor": "A3f9c2d7e8a1b4c5d6e7f",
+         *               "at": "2026-11-22T02:00:00+00:00",
+         *               "event": "file",
+         *               "on_behalf": null,
+         *               "reason": null,
+         *               "status": "effective"
+         *             }
+         *           ],
+         *           "hospital": null,
+         *           "late": false,
+         *           "long_term": false,
+         *           "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+         *           "start_date": "2026-11-25",
+         *           "status": "effective",
+         *           "version": 1
+         *         }
+         *       ],
+         *       "filings_past": [],
+         *       "identity": {
+         *         "id_number": "1501**********0117",
+         *         "name": "张**",
+         *         "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+         *         "person_type": "retiree",
+         *         "person_type_name": "退休人员",
+         *         "phone": "138****5678",
+         *         "region_code": "150102",
+         *         "region_name": "新城区"
+         *       },
+         *       "notifications": [
+         *         {
+         *           "channel": "sms",
+         *           "created_at": "2026-10-31T02:00:00+00:00",
+         *           "delivered": true,
+         *           "delivered_at": "2026-10-31T02:00:05+00:00",
+         *           "kind": "cert_due_soon",
+         *           "kind_name": "认证到期提醒",
+         *           "message_id": "m3f9c2d7e8a1b4c5d6e7f0a1b",
+         *           "status": "delivered"
+         *         }
+         *       ]
+         *     }
+         */
+        CallerOverview: {
+            /**
+             * Cards
+             * @description 社保卡、状态与制卡进度
+             */
+            cards: components["schemas"]["CardView"][];
+            certification: components["schemas"]["CertificationPanel"];
+            /**
+             * Family
+             * @description 亲情服务关系
+             */
+            family: components["schemas"]["FamilyRow"][];
+            /**
+             * Filings Current
+             * @description 有效和待审核的备案
+             */
+            filings_current: components["schemas"]["FilingView"][];
+            /**
+             * Filings Past
+             * @description 已过期、已取消、未通过的备案
+             */
+            filings_past: components["schemas"]["FilingView"][];
+            identity: components["schemas"]["CallerSummary"];
+            /**
+             * Notifications
+             * @description 最近的通知及是否送达
+             */
+            notifications: components["schemas"]["NoticeRow"][];
+        };
+        /**
+         * CallerSearch
+         * @example {
+         *       "id_number": "150102195003040117"
+         *     }
+         * @example {
+         *       "phone": "13812345678"
+         *     }
+         * @example {
+         *       "birth_year": 1950,
+         *       "name": "张建国"
+         *     }
+         */
+        CallerSearch: {
+            /**
+             * Birth Year
+             * @description 出生年份
+             * @default null
+             */
+            birth_year: number | null;
+            /**
+             * Id Number
+             * @description 身份证号（18 位）
+             * @default null
+             */
+            id_number: string | null;
+            /**
+             * Name
+             * @description 姓名（须同时给出出生年份）
+             * @default null
+             */
+            name: string | null;
+            /**
+             * Phone
+             * @description 手机号
+             * @default null
+             */
+            phone: string | null;
+        };
+        /**
+         * CallerSummary
+         * @example {
+         *       "id_number": "1501**********0117",
+         *       "name": "张**",
+         *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+         *       "person_type": "retiree",
+         *       "person_type_name": "退休人员",
+         *       "phone": "138****5678",
+         *       "region_code": "150102",
+         *       "region_name": "新城区"
+         *     }
+         */
+        CallerSummary: {
+            /**
+             * Id Number
+             * @description 身份证号（脱敏）
+             */
+            id_number: string;
+            /**
+             * Name
+             * @description 姓名（脱敏）
+             */
+            name: string;
+            /** Person Id */
+            person_id: string;
+            /** Person Type */
+            person_type: string;
+            /** Person Type Name */
+            person_type_name: string;
+            /** Phone */
+            phone: string | null;
+            /** Region Code */
+            region_code: string;
+            /** Region Name */
+            region_name: string;
+        };
+        /**
+         * CaptureHints
+         * @description How to film the answer: the client records ``seconds`` at ``fps`` frames a second,
+         *     ``width``×``height``, each frame a JPEG of at most ``max_frame_bytes``.
+         */
+        CaptureHints: {
+            /** Fps */
+            fps: number;
+            /** Height */
+            height: number;
+            /** Max Frame Bytes */
+            max_frame_bytes: number;
+            /** Max Frames */
+            max_frames: number;
+            /** Seconds */
+            seconds: number;
+            /** Width */
+            width: number;
         };
         /**
          * CardDelivery
@@ -1410,6 +2481,19 @@ export interface components {
             person_id: string | null;
         };
         /**
+         * CaseDecision
+         * @example {
+         *       "decision": "clear"
+         *     }
+         */
+        CaseDecision: {
+            /**
+             * Decision
+             * @enum {string}
+             */
+            decision: "clear" | "fraud" | "confirm";
+        };
+        /**
          * CaseList
          * @example {
          *       "cases": [
@@ -1426,6 +2510,104 @@ export interface components {
         CaseList: {
             /** Cases */
             cases: components["schemas"]["CaseView"][];
+        };
+        /**
+         * CaseQueue
+         * @example {
+         *       "cases": [
+         *         {
+         *           "case": {
+         *             "case_id": "RC3f9c2d7e8a1b4c5d",
+         *             "day": "2026-11-20",
+         *             "kind": "life_after_death",
+         *             "kind_name": "死亡后仍有生存信息",
+         *             "opened_at": "2026-11-20T02:00:00+00:00",
+         *             "status": "open",
+         *             "version": 1
+         *           },
+         *           "name": "张**",
+         *           "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+         *           "region_code": "150102",
+         *           "region_name": "新城区"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        CaseQueue: {
+            /** Cases */
+            cases: components["schemas"]["CaseQueueRow"][];
+            /**
+             * Next Cursor
+             * @description 还有下一页时，作为 after 再查一次
+             */
+            next_cursor: string | null;
+        };
+        /** CaseQueueQuery */
+        CaseQueueQuery: {
+            /**
+             * After
+             * @description 下一页：上一页给的 next_cursor
+             * @default null
+             */
+            after: string | null;
+            /**
+             * Limit
+             * @description 每页条数
+             * @default 50
+             */
+            limit: number;
+            /**
+             * Region
+             * @description 只看这个行政区划（须在本人辖区内）
+             * @default null
+             */
+            region: string | null;
+            /**
+             * Status
+             * @description 案件状态
+             * @default open
+             * @enum {string}
+             */
+            status: "open" | "clear" | "fraud" | "confirm";
+        };
+        /** CaseQueueRow */
+        CaseQueueRow: {
+            case: components["schemas"]["CaseRow"];
+            /**
+             * Name
+             * @description 姓名（脱敏）
+             */
+            name: string;
+            /** Person Id */
+            person_id: string;
+            /** Region Code */
+            region_code: string;
+            /** Region Name */
+            region_name: string;
+        };
+        /** CaseRow */
+        CaseRow: {
+            /** Case Id */
+            case_id: string;
+            /** Day */
+            day: string;
+            /** Kind */
+            kind: string;
+            /** Kind Name */
+            kind_name: string;
+            /**
+             * Opened At
+             * Format: date-time
+             */
+            opened_at: string;
+            /** Status */
+            status: string;
+            /**
+             * Version
+             * @description ETag 版本：待处理为 1
+             */
+            version: number;
         };
         /** CaseView */
         CaseView: {
@@ -1507,6 +2689,57 @@ export interface components {
             /** Valid Through */
             valid_through: string | null;
         };
+        /** CertificationPanel */
+        CertificationPanel: {
+            /**
+             * Attempts
+             * @description 最近的人脸认证尝试及原因
+             */
+            attempts: components["schemas"]["AttemptRow"][];
+            /**
+             * Cases
+             * @description 待复核案件
+             */
+            cases: components["schemas"]["CaseRow"][];
+            /** Last Certified On */
+            last_certified_on: string | null;
+            /**
+             * Signals
+             * @description 静默认证的生存信息
+             */
+            signals: components["schemas"]["SignalRow"][];
+            /** Status */
+            status: string;
+            /** Status Name */
+            status_name: string;
+            /**
+             * Suspended From
+             * @description 暂停发放起始月份
+             */
+            suspended_from: string | null;
+            /**
+             * Valid Through
+             * @description 认证有效期至（截止日期）
+             */
+            valid_through: string | null;
+            /**
+             * Version
+             * @description 认证记录的版本（办理认证、重发提醒时作 If-Match）
+             */
+            version: number;
+        };
+        /** CertifiedByView */
+        CertifiedByView: {
+            /** Channel */
+            channel: string;
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /** Description */
+            description: string;
+        };
         /**
          * ChallengeRequest
          * @example {
@@ -1535,6 +2768,11 @@ export interface components {
              * @description 按顺序要做的动作
              */
             actions: ("blink" | "open_mouth" | "turn_left" | "turn_right")[];
+            /**
+             * @description 客户端拍摄参数
+             * @default null
+             */
+            capture: components["schemas"]["CaptureHints"] | null;
             /** Challenge Id */
             challenge_id: string;
             /**
@@ -1590,6 +2828,13 @@ export interface components {
             result: "pass" | "fail";
             /** @default null */
             status: components["schemas"]["CertStatusView"] | null;
+        };
+        /** Choice */
+        Choice: {
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
         };
         /**
          * CodeSent
@@ -1737,6 +2982,39 @@ export interface components {
             status: "none" | "given" | "refused" | "withdrawn";
         };
         /**
+         * ConsoleCertification
+         * @example {
+         *       "kind": "home_visit",
+         *       "note": "上门核实本人健在，卧床"
+         *     }
+         */
+        ConsoleCertification: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "home_visit" | "office";
+            /**
+             * Note
+             * @description 核实情况（至少 4 个字）
+             */
+            note: string;
+        };
+        /**
+         * ConsoleClock
+         * @example {
+         *       "now": "2026-11-22T02:00:00+00:00"
+         *     }
+         */
+        ConsoleClock: {
+            /**
+             * Now
+             * Format: date-time
+             * @description 服务器当前时间（控制台据此提示自动退出）
+             */
+            now: string;
+        };
+        /**
          * ConsoleLogin
          * @example {
          *       "password": "correct horse battery",
@@ -1754,6 +3032,247 @@ export interface components {
             totp: string;
             /** Username */
             username: string;
+        };
+        /**
+         * ConsoleMe
+         * @example {
+         *       "account_id": "A3f9c2d7e8a1b4c5d6e7f",
+         *       "display_name": "王坐席",
+         *       "identity_questions": [
+         *         {
+         *           "code": "name",
+         *           "name": "姓名"
+         *         }
+         *       ],
+         *       "idle_timeout_seconds": 1800,
+         *       "now": "2026-11-22T02:00:00+00:00",
+         *       "regions": [
+         *         {
+         *           "code": "150100",
+         *           "name": "呼和浩特市"
+         *         }
+         *       ],
+         *       "reveal_reasons": [
+         *         {
+         *           "code": "caller_identity",
+         *           "name": "核实来电人身份"
+         *         }
+         *       ],
+         *       "role": "agent",
+         *       "session_ends_at": "2026-11-22T14:00:00+00:00",
+         *       "session_started_at": "2026-11-22T02:00:00+00:00"
+         *     }
+         */
+        ConsoleMe: {
+            /** Account Id */
+            account_id: string;
+            /** Display Name */
+            display_name: string;
+            /**
+             * Identity Questions
+             * @description 电话挂失时可核对的身份问题
+             */
+            identity_questions: components["schemas"]["Choice"][];
+            /**
+             * Idle Timeout Seconds
+             * @description 无操作多久自动退出
+             */
+            idle_timeout_seconds: number;
+            /**
+             * Now
+             * Format: date-time
+             * @description 服务器当前时间
+             */
+            now: string;
+            /**
+             * Regions
+             * @description 辖区
+             */
+            regions: components["schemas"]["Choice"][];
+            /**
+             * Reveal Reasons
+             * @description 查看完整证件号或手机号的理由
+             */
+            reveal_reasons: components["schemas"]["Choice"][];
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "agent" | "admin";
+            /**
+             * Session Ends At
+             * @description 登录满 12 小时的时间
+             */
+            session_ends_at: string | null;
+            /** Session Started At */
+            session_started_at: string | null;
+        };
+        /**
+         * ContributionFed
+         * @example {
+         *       "outcome": "stored"
+         *     }
+         */
+        ContributionFed: {
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "stored" | "corrected" | "unchanged";
+        };
+        /**
+         * ContributionHistory
+         * @example {
+         *       "counted_towards_minimum": 1,
+         *       "minimum_months": 180,
+         *       "minimum_rule": "《社会保险法》第十六条：累计缴费满15年",
+         *       "months": [
+         *         {
+         *           "corrected": false,
+         *           "gap": false,
+         *           "month": "2024-02",
+         *           "paid": [
+         *             {
+         *               "base_fen": 500000,
+         *               "employer_fen": 80000,
+         *               "insurance_type": "pension",
+         *               "name": "基本养老保险",
+         *               "payer": "employer",
+         *               "payer_name": "单位缴纳",
+         *               "personal_fen": 40000,
+         *               "version": 1
+         *             }
+         *           ]
+         *         },
+         *         {
+         *           "corrected": false,
+         *           "gap": true,
+         *           "month": "2024-01",
+         *           "paid": []
+         *         }
+         *       ],
+         *       "paid_months": {
+         *         "medical": 0,
+         *         "pension": 1,
+         *         "unemployment": 0,
+         *         "work_injury": 0
+         *       },
+         *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+         *       "years": [
+         *         {
+         *           "employer_fen": 80000,
+         *           "months": {
+         *             "pension": 1
+         *           },
+         *           "personal_fen": 40000,
+         *           "year": 2024
+         *         }
+         *       ]
+         *     }
+         */
+        ContributionHistory: {
+            /**
+             * Counted Towards Minimum
+             * @description 计入养老保险最低缴费年限（15年，180个月）的月数
+             */
+            counted_towards_minimum: number;
+            /** Minimum Months */
+            minimum_months: number;
+            /** Minimum Rule */
+            minimum_rule: string;
+            /**
+             * Months
+             * @description 逐月，最新在前；断缴月份标明
+             */
+            months: components["schemas"]["ContributionMonth"][];
+            /**
+             * Paid Months
+             * @description 各险种累计缴费月数
+             */
+            paid_months: {
+                [key: string]: number;
+            };
+            /** Person Id */
+            person_id: string;
+            /** Years */
+            years: components["schemas"]["ContributionYear"][];
+        };
+        /**
+         * ContributionIn
+         * @description One contribution row from the collection system; amounts are whole fen.
+         * @example {
+         *       "base_fen": "500000",
+         *       "employer_fen": "80000",
+         *       "id_number": "150102195003040117",
+         *       "insurance_type": "pension",
+         *       "month": "2026-10",
+         *       "payer": "employer",
+         *       "personal_fen": "40000",
+         *       "source_record_id": "JF-2026-000001"
+         *     }
+         */
+        ContributionIn: {
+            /**
+             * Base Fen
+             * @description 缴费基数（分）
+             */
+            base_fen: string;
+            /**
+             * Employer Fen
+             * @description 单位缴纳（分）
+             */
+            employer_fen: string;
+            /** Id Number */
+            id_number: string;
+            /** Insurance Type */
+            insurance_type: string;
+            /** Month */
+            month: string;
+            /**
+             * Payer
+             * @description employer 或 flexible
+             */
+            payer: string;
+            /**
+             * Personal Fen
+             * @description 个人缴纳（分）
+             */
+            personal_fen: string;
+            /** Source Record Id */
+            source_record_id: string;
+        };
+        /** ContributionMonth */
+        ContributionMonth: {
+            /** Corrected */
+            corrected: boolean;
+            /**
+             * Gap
+             * @description 这个月没有任何缴费记录（断缴）
+             */
+            gap: boolean;
+            /**
+             * Month
+             * @description 月份 YYYY-MM
+             */
+            month: string;
+            /** Paid */
+            paid: components["schemas"]["PaidType"][];
+        };
+        /** ContributionYear */
+        ContributionYear: {
+            /** Employer Fen */
+            employer_fen: number;
+            /**
+             * Months
+             * @description 各险种缴费月数
+             */
+            months: {
+                [key: string]: number;
+            };
+            /** Personal Fen */
+            personal_fen: number;
+            /** Year */
+            year: number;
         };
         /**
          * CoverageAnswer
@@ -1829,6 +3348,53 @@ export interface components {
              * @description 医院所在省级行政区划代码
              */
             province_code: string;
+        };
+        /**
+         * CoverageQuery
+         * @example {
+         *       "month": "2026-11"
+         *     }
+         */
+        CoverageQuery: {
+            /** Month */
+            month: string;
+        };
+        /**
+         * CoverageReport
+         * @example {
+         *       "leagues": [
+         *         {
+         *           "by_channel": {
+         *             "agent": 1,
+         *             "face": 0,
+         *             "family": 0,
+         *             "passive": 2
+         *           },
+         *           "certified": 3,
+         *           "due_next_30_days": 0,
+         *           "league": "150200",
+         *           "league_name": "包头市",
+         *           "pensioners": 3,
+         *           "shares": {
+         *             "agent": 0.333,
+         *             "face": 0,
+         *             "family": 0,
+         *             "passive": 0.667
+         *           },
+         *           "suspended": 0
+         *         }
+         *       ],
+         *       "month": "2026-11"
+         *     }
+         */
+        CoverageReport: {
+            /** Leagues */
+            leagues: components["schemas"]["LeagueCoverageView"][];
+            /**
+             * Month
+             * @description 月份 YYYY-MM
+             */
+            month: string;
         };
         /** DestinationInput */
         DestinationInput: {
@@ -2022,7 +3588,7 @@ export interface components {
              * Permissions
              * @description 授权家人办理的业务
              */
-            permissions: ("pension_cert" | "card" | "filing")[];
+            permissions: ("pension_cert" | "card" | "filing" | "records")[];
             /**
              * Phone
              * @description 家人的手机号（或身份证号）
@@ -2069,6 +3635,26 @@ export interface components {
         FamilyLinks: {
             /** Links */
             links: components["schemas"]["FamilyLinkView"][];
+        };
+        /** FamilyRow */
+        FamilyRow: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Direction
+             * @description granted：本人授权他人代办；acting：本人为他人代办
+             * @enum {string}
+             */
+            direction: "granted" | "acting";
+            /** Link Id */
+            link_id: string;
+            /** Permissions */
+            permissions: string[];
+            /** Status */
+            status: string;
         };
         /**
          * FilingChange
@@ -2184,6 +3770,102 @@ export interface components {
         FilingList: {
             /** Filings */
             filings: components["schemas"]["FilingView"][];
+            /**
+             * Next Cursor
+             * @description 坐席查询：还有下一页时，把它作为 after 再查一次
+             * @default null
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * FilingQueue
+         * @example {
+         *       "filings": [
+         *         {
+         *           "filing": {
+         *             "category": "temporary_trip",
+         *             "category_name": "其他临时外出",
+         *             "channel": "miniapp",
+         *             "destination": {
+         *               "city_code": "440100",
+         *               "name": "广东省广州市",
+         *               "province_code": "440000"
+         *             },
+         *             "end_date": "2027-05-24",
+         *             "filing_id": "F3f9c2d7e8a1b4c5d6e7f8",
+         *             "history": [
+         *               {
+         *                 "actor": "A3f9c2d7e8a1b4c5d6e7f",
+         *                 "at": "2026-11-22T02:00:00+00:00",
+         *                 "event": "file",
+         *                 "on_behalf": null,
+         *                 "reason": null,
+         *                 "status": "effective"
+         *               }
+         *             ],
+         *             "hospital": null,
+         *             "late": false,
+         *             "long_term": false,
+         *             "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+         *             "start_date": "2026-11-25",
+         *             "status": "effective",
+         *             "version": 1
+         *           },
+         *           "name": "张**",
+         *           "region_code": "150102",
+         *           "region_name": "新城区"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        FilingQueue: {
+            /** Filings */
+            filings: components["schemas"]["FilingQueueRow"][];
+            /**
+             * Next Cursor
+             * @description 还有下一页时，作为 after 再查一次
+             */
+            next_cursor: string | null;
+        };
+        /** FilingQueueQuery */
+        FilingQueueQuery: {
+            /**
+             * After
+             * @description 下一页：上一页给的 next_cursor
+             * @default null
+             */
+            after: string | null;
+            /**
+             * Limit
+             * @description 每页条数
+             * @default 50
+             */
+            limit: number;
+            /**
+             * Region
+             * @description 只看这个行政区划（须在本人辖区内）
+             * @default null
+             */
+            region: string | null;
+            /**
+             * @description 备案状态（当天）；不填为全部
+             * @default null
+             */
+            status: components["schemas"]["Status"] | null;
+        };
+        /** FilingQueueRow */
+        FilingQueueRow: {
+            filing: components["schemas"]["FilingView"];
+            /**
+             * Name
+             * @description 姓名（脱敏）
+             */
+            name: string;
+            /** Region Code */
+            region_code: string;
+            /** Region Name */
+            region_name: string;
         };
         /**
          * FilingRequest
@@ -2266,6 +3948,20 @@ export interface components {
              * @default null
              */
             transfer_reference: string | null;
+        };
+        /**
+         * FilingReview
+         * @example {
+         *       "reason": "转诊证明已补交"
+         *     }
+         */
+        FilingReview: {
+            /**
+             * Reason
+             * @description 驳回时必填：原因
+             * @default null
+             */
+            reason: string | null;
         };
         /**
          * FilingView
@@ -2358,11 +4054,23 @@ export interface components {
         /** FilingsQuery */
         FilingsQuery: {
             /**
+             * After
+             * @description 坐席查询的下一页：上一页给的 next_cursor
+             * @default null
+             */
+            after: string | null;
+            /**
              * From
              * @description 开始日期不早于这一天（YYYY-MM-DD）
              * @default null
              */
             from: string | null;
+            /**
+             * Limit
+             * @description 坐席查询每页条数
+             * @default 50
+             */
+            limit: number;
             /**
              * Person Id
              * @description 参保人编号；本人查询可不填，坐席按人查询时填写
@@ -2537,6 +4245,29 @@ export interface components {
             record_id: string;
             step: components["schemas"]["Step"];
         };
+        /** LeagueCoverageView */
+        LeagueCoverageView: {
+            /** By Channel */
+            by_channel: {
+                [key: string]: number;
+            };
+            /** Certified */
+            certified: number;
+            /** Due Next 30 Days */
+            due_next_30_days: number;
+            /** League */
+            league: string;
+            /** League Name */
+            league_name: string;
+            /** Pensioners */
+            pensioners: number;
+            /** Shares */
+            shares: {
+                [key: string]: number;
+            };
+            /** Suspended */
+            suspended: number;
+        };
         /**
          * LoginAnswer
          * @example {
@@ -2573,6 +4304,143 @@ export interface components {
              * @constant
              */
             token_type: "Bearer";
+        };
+        /**
+         * NoBody
+         * @example {}
+         */
+        NoBody: Record<string, never>;
+        /** NoticeRow */
+        NoticeRow: {
+            /** Channel */
+            channel: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered */
+            delivered: boolean;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Kind */
+            kind: string;
+            /** Kind Name */
+            kind_name: string;
+            /** Message Id */
+            message_id: string;
+            /** Status */
+            status: string;
+        };
+        /** PaidType */
+        PaidType: {
+            /** Base Fen */
+            base_fen: number;
+            /** Employer Fen */
+            employer_fen: number;
+            /**
+             * Insurance Type
+             * @enum {string}
+             */
+            insurance_type: "pension" | "medical" | "unemployment" | "work_injury";
+            /** Name */
+            name: string;
+            /**
+             * Payer
+             * @enum {string}
+             */
+            payer: "employer" | "flexible";
+            /** Payer Name */
+            payer_name: string;
+            /** Personal Fen */
+            personal_fen: number;
+            /**
+             * Version
+             * @description 1 为原始记录；更大的数为更正后的版本
+             */
+            version: number;
+        };
+        /**
+         * PaymentDetails
+         * @example {
+         *       "months": [
+         *         {
+         *           "backpay_fen": 900000,
+         *           "backpay_months": [
+         *             "2026-04",
+         *             "2026-05",
+         *             "2026-06"
+         *           ],
+         *           "excluded_prison_months": [],
+         *           "explanations": [
+         *             "2026年7月发放3000.00元",
+         *             "2026年7月补发4月、5月、6月（共9000.00元）"
+         *           ],
+         *           "month": "2026-07",
+         *           "monthly_fen": 300000,
+         *           "raise_fen": 0,
+         *           "raise_months": [],
+         *           "regular_fen": 300000,
+         *           "status": "paid",
+         *           "total_fen": 1200000
+         *         }
+         *       ],
+         *       "person_id": "P3f9c2d7e8a1b4c5d6e7f"
+         *     }
+         */
+        PaymentDetails: {
+            /** Months */
+            months: components["schemas"]["PaymentMonthView"][];
+            /** Person Id */
+            person_id: string;
+        };
+        /** PaymentMonthView */
+        PaymentMonthView: {
+            /** Backpay Fen */
+            backpay_fen: number;
+            /** Backpay Months */
+            backpay_months: string[];
+            /** Excluded Prison Months */
+            excluded_prison_months: string[];
+            /**
+             * Explanations
+             * @description 白话说明：暂停、补发和调待差额的原因
+             */
+            explanations: string[];
+            /**
+             * Month
+             * @description 月份 YYYY-MM
+             */
+            month: string;
+            /** Monthly Fen */
+            monthly_fen: number;
+            /** Raise Fen */
+            raise_fen: number;
+            /** Raise Months */
+            raise_months: string[];
+            /** Regular Fen */
+            regular_fen: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "paid" | "withheld" | "stopped";
+            /** Total Fen */
+            total_fen: number;
+        };
+        /**
+         * PersonQuery
+         * @example {
+         *       "person_id": "P3f9c2d7e8a1b4c5d6e7f"
+         *     }
+         */
+        PersonQuery: {
+            /**
+             * Person Id
+             * @description 参保人编号；不填则为本人
+             * @default null
+             */
+            person_id: string | null;
         };
         /**
          * PersonView
@@ -2616,6 +4484,163 @@ export interface components {
             phone: string | null;
             /** Region Code */
             region_code: string;
+        };
+        /**
+         * PlanView
+         * @example {
+         *       "act_by": null,
+         *       "if_not": "如果在2027-06-19前没有完成认证，将从2027年7月起暂停发放养老金",
+         *       "last_certified": {
+         *         "channel": "passive",
+         *         "day": "2026-06-20",
+         *         "description": "2026-06-20在某医院的医保就医结算证明您健在"
+         *       },
+         *       "must_act": false,
+         *       "open_visit": null,
+         *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+         *       "routes": [
+         *         {
+         *           "available": true,
+         *           "how": "带身份证到社保窗口",
+         *           "route": "office"
+         *         }
+         *       ],
+         *       "status": "certified",
+         *       "summary": "您已完成认证，有效期至2027-06-19，现在不需要做什么",
+         *       "valid_through": "2027-06-19"
+         *     }
+         */
+        PlanView: {
+            /** Act By */
+            act_by: string | null;
+            /** If Not */
+            if_not: string;
+            last_certified: components["schemas"]["CertifiedByView"] | null;
+            /** Must Act */
+            must_act: boolean;
+            open_visit: components["schemas"]["VisitView"] | null;
+            /** Person Id */
+            person_id: string;
+            /** Routes */
+            routes: components["schemas"]["RouteOptionView"][];
+            /** Status */
+            status: string;
+            /** Summary */
+            summary: string;
+            /**
+             * Valid Through
+             * Format: date
+             */
+            valid_through: string;
+        };
+        /** ProofPeriodView */
+        ProofPeriodView: {
+            /**
+             * First
+             * @description 月份 YYYY-MM
+             */
+            first: string;
+            /**
+             * Insurance Type
+             * @enum {string}
+             */
+            insurance_type: "pension" | "medical" | "unemployment" | "work_injury";
+            /**
+             * Last
+             * @description 月份 YYYY-MM
+             */
+            last: string;
+            /** Months */
+            months: number;
+            /** Name */
+            name: string;
+        };
+        /**
+         * ProofRequest
+         * @example {
+         *       "person_id": "P3f9c2d7e8a1b4c5d6e7f"
+         *     }
+         */
+        ProofRequest: {
+            /**
+             * Person Id
+             * @description 参保人编号；不填则为本人
+             * @default null
+             */
+            person_id: string | null;
+        };
+        /**
+         * ProofView
+         * @example {
+         *       "code": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImRvYy0yMDI2In0.eyJzdWIiOiJQMyJ9.c2lnbmF0dXJl",
+         *       "expires_at": "2027-02-23T02:00:00+00:00",
+         *       "id_number": "1501**********0117",
+         *       "issued_on": "2026-11-25",
+         *       "months": {
+         *         "pension": 4
+         *       },
+         *       "name": "张*国",
+         *       "pdf_url": "/v1/records/proofs/P3F9C2D7E8A1B4C5D6E7F/pdf",
+         *       "periods": [
+         *         {
+         *           "first": "2024-01",
+         *           "insurance_type": "pension",
+         *           "last": "2024-04",
+         *           "months": 4,
+         *           "name": "基本养老保险"
+         *         }
+         *       ],
+         *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+         *       "print_url": "/v1/records/proofs/P3F9C2D7E8A1B4C5D6E7F/print",
+         *       "proof_id": "P3F9C2D7E8A1B4C5D6E7F",
+         *       "status": "valid"
+         *     }
+         */
+        ProofView: {
+            /**
+             * Code
+             * @description 二维码中的签名码（ES256），用于公开核验
+             */
+            code: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Id Number
+             * @description 身份证号（脱敏）
+             */
+            id_number: string;
+            /**
+             * Issued On
+             * Format: date
+             */
+            issued_on: string;
+            /** Months */
+            months: {
+                [key: string]: number;
+            };
+            /**
+             * Name
+             * @description 姓名（脱敏）
+             */
+            name: string;
+            /** Pdf Url */
+            pdf_url: string;
+            /** Periods */
+            periods: components["schemas"]["ProofPeriodView"][];
+            /** Person Id */
+            person_id: string;
+            /** Print Url */
+            print_url: string;
+            /** Proof Id */
+            proof_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "valid" | "expired" | "revoked";
         };
         /**
          * Ready
@@ -2774,6 +4799,65 @@ export interface components {
             sex: string;
         };
         /**
+         * RevealRequest
+         * @example {
+         *       "field": "phone",
+         *       "note": "来电中断，回拨确认挂失结果",
+         *       "reason": "callback"
+         *     }
+         */
+        RevealRequest: {
+            /**
+             * Field
+             * @enum {string}
+             */
+            field: "id_number" | "phone";
+            /**
+             * Note
+             * @description 补充说明（至少 4 个字）
+             */
+            note: string;
+            /**
+             * Reason
+             * @description 理由（固定列表之一）
+             */
+            reason: string;
+        };
+        /**
+         * Revealed
+         * @example {
+         *       "alert": false,
+         *       "audit_id": "9f1c2a9e0b4d4c7e8a1f2b3c4d5e6f70",
+         *       "field": "id_number",
+         *       "reveals_today": 3,
+         *       "value": "150102195003040117"
+         *     }
+         */
+        Revealed: {
+            /**
+             * Alert
+             * @description 是否已超过每日提醒阈值
+             */
+            alert: boolean;
+            /** Audit Id */
+            audit_id: string;
+            /**
+             * Field
+             * @enum {string}
+             */
+            field: "id_number" | "phone";
+            /**
+             * Reveals Today
+             * @description 本人今天查看完整信息的次数
+             */
+            reveals_today: number;
+            /**
+             * Value
+             * @description 完整的证件号或手机号（仅此一处，已记录审计）
+             */
+            value: string;
+        };
+        /**
          * ReviewDecision
          * @example {
          *       "decision": "clear"
@@ -2786,6 +4870,18 @@ export interface components {
              * @enum {string}
              */
             decision: "clear" | "fraud" | "confirm";
+        };
+        /** RouteOptionView */
+        RouteOptionView: {
+            /** Available */
+            available: boolean;
+            /** How */
+            how: string;
+            /**
+             * Route
+             * @enum {string}
+             */
+            route: "face" | "family" | "home_visit" | "office";
         };
         /**
          * ServicePointList
@@ -2950,6 +5046,12 @@ export interface components {
              * @enum {string}
              */
             kind: "medical_settlement" | "card_use" | "bank" | "civil_affairs" | "police" | "death";
+            /**
+             * Place
+             * @description where the record was made (a hospital, a bank branch)
+             * @default
+             */
+            place: string;
             /** Record Id */
             record_id: string;
         };
@@ -2965,6 +5067,21 @@ export interface components {
              * @enum {string}
              */
             outcome: "certified" | "duplicate" | "ignored" | "blocked" | "held_for_review";
+        };
+        /** SignalRow */
+        SignalRow: {
+            /**
+             * Day
+             * @description 生存信息的日期
+             */
+            day: string | null;
+            /**
+             * Note
+             * @description 数据来源与记录
+             */
+            note: string;
+            /** Result */
+            result: string | null;
         };
         /**
          * SmsCodeRequest
@@ -3008,6 +5125,22 @@ export interface components {
          */
         Step: "data_entered" | "paid" | "making" | "city_bank_received" | "outlet_received" | "collected_inactive" | "failed" | "resealed";
         /**
+         * TempLossRequest
+         * @example {
+         *       "verified_by": [
+         *         "id_number",
+         *         "address"
+         *       ]
+         *     }
+         */
+        TempLossRequest: {
+            /**
+             * Verified By
+             * @description 来电人答对的身份问题（代码，至少两个）
+             */
+            verified_by: string[];
+        };
+        /**
          * UsageOutcome
          * @example {
          *       "outcome": "recorded"
@@ -3049,6 +5182,220 @@ export interface components {
              * @description 数据源自己的记录编号
              */
             record_id: string;
+        };
+        /**
+         * VerificationView
+         * @example {
+         *       "document_id": "P3F9C2D7E8A1B4C5D6E7F",
+         *       "facts": [
+         *         {
+         *           "label": "姓名",
+         *           "value": "张*国"
+         *         },
+         *         {
+         *           "label": "基本养老保险",
+         *           "value": "累计缴费4个月"
+         *         }
+         *       ],
+         *       "kind": "insurance_proof",
+         *       "status": "valid",
+         *       "status_name": "有效"
+         *     }
+         */
+        VerificationView: {
+            /** Document Id */
+            document_id: string;
+            /**
+             * Facts
+             * @description 凭证所证明的事项（已脱敏）
+             */
+            facts: components["schemas"]["VerifiedFact"][];
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "insurance_proof" | "filing_certificate";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "valid" | "expired" | "revoked";
+            /** Status Name */
+            status_name: string;
+        };
+        /** VerifiedFact */
+        VerifiedFact: {
+            /** Label */
+            label: string;
+            /** Value */
+            value: string;
+        };
+        /**
+         * VerifyRequest
+         * @example {
+         *       "code": "F3f9c2d7e8a1b4c5d6e7f.1.Zk3l9sQ2xY7wVb4k"
+         *     }
+         */
+        VerifyRequest: {
+            /**
+             * Code
+             * @description 凭证上的二维码内容或校验码
+             */
+            code: string;
+        };
+        /**
+         * VisitBooking
+         * @example {
+         *       "address": "新城区海东路 12 号 3 单元 501",
+         *       "preferred_dates": [
+         *         "2026-11-25",
+         *         "2026-11-26"
+         *       ]
+         *     }
+         */
+        VisitBooking: {
+            /**
+             * Address
+             * @description 上门地址
+             */
+            address: string;
+            /**
+             * Phone
+             * @description 联系电话；不填则用登记的手机号（不必查看完整号码）
+             * @default null
+             */
+            phone: string | null;
+            /**
+             * Preferred Dates
+             * @description 希望上门的日期（1 到 3 个，60 天内）
+             */
+            preferred_dates: string[];
+        };
+        /**
+         * VisitList
+         * @example {
+         *       "next_cursor": null,
+         *       "visits": []
+         *     }
+         */
+        VisitList: {
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Visits */
+            visits: components["schemas"]["VisitView"][];
+        };
+        /**
+         * VisitOutcome
+         * @example {
+         *       "note": "本人在家，核对身份证",
+         *       "result": "certified"
+         *     }
+         */
+        VisitOutcome: {
+            /** Note */
+            note: string;
+            /**
+             * Result
+             * @enum {string}
+             */
+            result: "certified" | "not_at_home" | "cannot_certify";
+        };
+        /**
+         * VisitRequest
+         * @example {
+         *       "address": "呼和浩特市新城区某街道某小区3号楼2单元501",
+         *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+         *       "phone": "13812345678",
+         *       "preferred_dates": [
+         *         "2026-12-01"
+         *       ]
+         *     }
+         */
+        VisitRequest: {
+            /** Address */
+            address: string;
+            /**
+             * Person Id
+             * @description 参保人编号；不填则为本人
+             * @default null
+             */
+            person_id: string | null;
+            /** Phone */
+            phone: string;
+            /** Preferred Dates */
+            preferred_dates: string[];
+        };
+        /**
+         * VisitView
+         * @example {
+         *       "address": "呼和浩特市新城区某街道某小区3号楼2单元501",
+         *       "booking_id": "V3F9C2D7E8A1B4C5D6E7F",
+         *       "closed_on": null,
+         *       "created_at": "2026-11-25T02:00:00+00:00",
+         *       "note": "",
+         *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+         *       "phone": "139****5678",
+         *       "preferred_dates": [
+         *         "2026-12-01"
+         *       ],
+         *       "region_code": "150102",
+         *       "result": null,
+         *       "status": "open",
+         *       "version": 1
+         *     }
+         */
+        VisitView: {
+            /** Address */
+            address: string;
+            /** Booking Id */
+            booking_id: string;
+            /** Closed On */
+            closed_on: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Note */
+            note: string;
+            /** Person Id */
+            person_id: string;
+            /**
+             * Phone
+             * @description 手机号（脱敏）
+             */
+            phone: string;
+            /** Preferred Dates */
+            preferred_dates: string[];
+            /** Region Code */
+            region_code: string;
+            /** Result */
+            result: ("certified" | "not_at_home" | "cannot_certify") | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "done" | "cancelled";
+            /** Version */
+            version: number;
+        };
+        /**
+         * VisitsQuery
+         * @example {
+         *       "status": "open"
+         *     }
+         */
+        VisitsQuery: {
+            /**
+             * After
+             * @default null
+             */
+            after: string | null;
+            /**
+             * Status
+             * @default null
+             */
+            status: ("open" | "done" | "cancelled") | null;
         };
         /**
          * WeChatFaceRequest
@@ -3551,6 +5898,146 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "NOT_READY" | "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    coverage_report: {
+        parameters: {
+            query: {
+                month: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 覆盖情况 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "leagues": [
+                     *         {
+                     *           "by_channel": {
+                     *             "agent": 1,
+                     *             "face": 0,
+                     *             "family": 0,
+                     *             "passive": 2
+                     *           },
+                     *           "certified": 3,
+                     *           "due_next_30_days": 0,
+                     *           "league": "150200",
+                     *           "league_name": "包头市",
+                     *           "pensioners": 3,
+                     *           "shares": {
+                     *             "agent": 0.333,
+                     *             "face": 0,
+                     *             "family": 0,
+                     *             "passive": 0.667
+                     *           },
+                     *           "suspended": 0
+                     *         }
+                     *       ],
+                     *       "month": "2026-11"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CoverageReport"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "FORBIDDEN";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
                         };
                     };
                 };
@@ -5900,6 +8387,1100 @@ export interface operations {
             };
         };
     };
+    console_audit: {
+        parameters: {
+            query?: {
+                /** @description 坐席（账号编号或用户名）；坐席只能看本人记录 */
+                actor?: string | null;
+                /** @description 参保人编号 */
+                person?: string | null;
+                /** @description 操作，例如 console.reveal */
+                action?: string | null;
+                /** @description 起始日期（含） */
+                since?: string | null;
+                /** @description 截止日期（含） */
+                until?: string | null;
+                /** @description 下一页：上一页给的 next_cursor */
+                after?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 审计记录 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "action": "console.reveal",
+                     *           "actor": "A3f9c2d7e8a1b4c5d6e7f",
+                     *           "at": "2026-11-22T02:00:00+00:00",
+                     *           "audit_id": "9f1c2a9e0b4d4c7e8a1f2b3c4d5e6f70",
+                     *           "client_ip": "198.51.100.7",
+                     *           "detail": {
+                     *             "note": "来电中断，回拨",
+                     *             "reason": "callback"
+                     *           },
+                     *           "object": "P3f9c2d7e8a1b4c5d6e7f",
+                     *           "on_behalf_of": null,
+                     *           "outcome": "phone",
+                     *           "person_id": "P3f9c2d7e8a1b4c5d6e7f"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditList"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_audit_export: {
+        parameters: {
+            query?: {
+                /** @description 坐席（账号编号或用户名）；坐席只能看本人记录 */
+                actor?: string | null;
+                /** @description 参保人编号 */
+                person?: string | null;
+                /** @description 操作，例如 console.reveal */
+                action?: string | null;
+                /** @description 起始日期（含） */
+                since?: string | null;
+                /** @description 截止日期（含） */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 审计记录（CSV） */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_search_callers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "id_number": "150102195003040117"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CallerSearch"];
+            };
+        };
+        responses: {
+            /** @description 匹配的参保人（脱敏） */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "callers": [
+                     *         {
+                     *           "id_number": "1501**********0117",
+                     *           "name": "张**",
+                     *           "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *           "person_type": "retiree",
+                     *           "person_type_name": "退休人员",
+                     *           "phone": "138****5678",
+                     *           "region_code": "150102",
+                     *           "region_name": "新城区"
+                     *         }
+                     *       ],
+                     *       "more": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CallerList"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, CONSOLE_SEARCH_INVALID, FIELD_NOT_ALLOWED, INVALID_ID_NUMBER, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "CONSOLE_SEARCH_INVALID" | "FIELD_NOT_ALLOWED" | "INVALID_ID_NUMBER" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_card_temp_loss: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description 读取时得到的 ETag
+                 * @example "v1"
+                 */
+                "If-Match": string;
+            };
+            path: {
+                card_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "verified_by": [
+                 *         "id_number",
+                 *         "address"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["TempLossRequest"];
+            };
+        };
+        responses: {
+            /** @description 已办理；返回审计记录编号与新版本 */
+            200: {
+                headers: {
+                    /**
+                     * @description 记录的版本，修改时放在 If-Match 里
+                     * @example "v2"
+                     */
+                    ETag?: string;
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "audit_id": "9f1c2a9e0b4d4c7e8a1f2b3c4d5e6f70",
+                     *       "detail": {},
+                     *       "version": 4
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionDone"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, CARD_INVALID, FIELD_NOT_ALLOWED, IDENTITY_QUESTIONS_MISSING, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "CARD_INVALID" | "FIELD_NOT_ALLOWED" | "IDENTITY_QUESTIONS_MISSING" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CARD_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CARD_NOT_FOUND" | "NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CARD_TRANSITION_REFUSED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CARD_TRANSITION_REFUSED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_FAILED */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_REQUIRED */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_REQUIRED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_clock: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 服务器时间 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "now": "2026-11-22T02:00:00+00:00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConsoleClock"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_filing_queue: {
+        parameters: {
+            query?: {
+                /** @description 备案状态（当天）；不填为全部 */
+                status?: components["schemas"]["Status"] | null;
+                /** @description 只看这个行政区划（须在本人辖区内） */
+                region?: string | null;
+                /** @description 下一页：上一页给的 next_cursor */
+                after?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 备案 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "filings": [
+                     *         {
+                     *           "filing": {
+                     *             "category": "temporary_trip",
+                     *             "category_name": "其他临时外出",
+                     *             "channel": "miniapp",
+                     *             "destination": {
+                     *               "city_code": "440100",
+                     *               "name": "广东省广州市",
+                     *               "province_code": "440000"
+                     *             },
+                     *             "end_date": "2027-05-24",
+                     *             "filing_id": "F3f9c2d7e8a1b4c5d6e7f8",
+                     *             "history": [
+                     *               {
+                     *                 "actor": "A3f9c2d7e8a1b4c5d6e7f",
+                     *                 "at": "2026-11-22T02:00:00+00:00",
+                     *                 "event": "file",
+                     *                 "on_behalf": null,
+                     *                 "reason": null,
+                     *                 "status": "effective"
+                     *               }
+                     *             ],
+                     *             "hospital": null,
+                     *             "late": false,
+                     *             "long_term": false,
+                     *             "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *             "start_date": "2026-11-25",
+                     *             "status": "effective",
+                     *             "version": 1
+                     *           },
+                     *           "name": "张**",
+                     *           "region_code": "150102",
+                     *           "region_name": "新城区"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["FilingQueue"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY, FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY" | "FORBIDDEN";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_review_filing: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description 读取时得到的 ETag
+                 * @example "v1"
+                 */
+                "If-Match": string;
+            };
+            path: {
+                filing_id: string;
+                event: "approve" | "reject";
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "转诊证明已补交"
+                 *     }
+                 */
+                "application/json": components["schemas"]["FilingReview"];
+            };
+        };
+        responses: {
+            /** @description 已办理；返回审计记录编号与新版本 */
+            200: {
+                headers: {
+                    /**
+                     * @description 记录的版本，修改时放在 If-Match 里
+                     * @example "v2"
+                     */
+                    ETag?: string;
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "audit_id": "9f1c2a9e0b4d4c7e8a1f2b3c4d5e6f70",
+                     *       "detail": {},
+                     *       "version": 4
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionDone"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: FILING_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "FILING_NOT_FOUND" | "NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: FILING_TRANSITION_REFUSED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "FILING_TRANSITION_REFUSED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_FAILED */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_REQUIRED */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_REQUIRED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
     console_login: {
         parameters: {
             query?: never;
@@ -6020,6 +9601,1576 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "RATE_LIMITED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 坐席与会话 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "account_id": "A3f9c2d7e8a1b4c5d6e7f",
+                     *       "display_name": "王坐席",
+                     *       "identity_questions": [
+                     *         {
+                     *           "code": "name",
+                     *           "name": "姓名"
+                     *         }
+                     *       ],
+                     *       "idle_timeout_seconds": 1800,
+                     *       "now": "2026-11-22T02:00:00+00:00",
+                     *       "regions": [
+                     *         {
+                     *           "code": "150100",
+                     *           "name": "呼和浩特市"
+                     *         }
+                     *       ],
+                     *       "reveal_reasons": [
+                     *         {
+                     *           "code": "caller_identity",
+                     *           "name": "核实来电人身份"
+                     *         }
+                     *       ],
+                     *       "role": "agent",
+                     *       "session_ends_at": "2026-11-22T14:00:00+00:00",
+                     *       "session_started_at": "2026-11-22T02:00:00+00:00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConsoleMe"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_caller_overview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 来电人一览（脱敏） */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "cards": [
+                     *         {
+                     *           "bank": "中国工商银行",
+                     *           "bank_status": "temp_loss",
+                     *           "card_id": "C3f9c2d7e8a1b4c5d6e7f",
+                     *           "card_number": "6217********7366",
+                     *           "delivery": {
+                     *             "address": null,
+                     *             "service_point": null,
+                     *             "service_point_id": null
+                     *           },
+                     *           "expires_on": "2030-01-01",
+                     *           "history": [
+                     *             {
+                     *               "actor": "A3f9c2d7e8a1b4c5d6e7f",
+                     *               "at": "2026-11-22T02:00:00+00:00",
+                     *               "bank_status": "temp_loss",
+                     *               "channel": null,
+                     *               "event": "temp_loss",
+                     *               "functions": [
+                     *                 "bank",
+                     *                 "ss"
+                     *               ],
+                     *               "on_behalf": null,
+                     *               "status": "temp_loss",
+                     *               "verified_by": null
+                     *             }
+                     *           ],
+                     *           "issued_on": "2020-01-01",
+                     *           "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *           "progress": [
+                     *             {
+                     *               "at": "2019-12-01T09:00:00+08:00",
+                     *               "name": "数据录入",
+                     *               "step": "data_entered"
+                     *             },
+                     *             {
+                     *               "at": "2020-01-01T09:00:00+08:00",
+                     *               "name": "领卡未激活",
+                     *               "step": "collected_inactive"
+                     *             }
+                     *           ],
+                     *           "renewal_open": false,
+                     *           "replaced_by": null,
+                     *           "replacement_of": null,
+                     *           "status": "temp_loss",
+                     *           "status_name": "临时挂失",
+                     *           "temp_loss_lifts_on": "2026-12-12",
+                     *           "version": 2
+                     *         }
+                     *       ],
+                     *       "certification": {
+                     *         "attempts": [
+                     *           {
+                     *             "at": "2026-11-20T02:00:00+00:00",
+                     *             "channel": "app",
+                     *             "reason": "STILL_PHOTO",
+                     *             "reason_text": "没有检测到眨眼等动作，请按提示重新拍摄。",
+                     *             "result": "fail"
+                     *           }
+                     *         ],
+                     *         "cases": [],
+                     *         "last_certified_on": "2025-12-01",
+                     *         "signals": [
+                     *           {
+                     *             "day": "2026-10-01",
+                     *             "note": "card_use R1",
+                     *             "result": "certified"
+                     *           }
+                     *         ],
+                     *         "status": "due_soon",
+                     *         "status_name": "即将到期",
+                     *         "suspended_from": null,
+                     *         "valid_through": "2026-11-30",
+                     *         "version": 3
+                     *       },
+                     *       "family": [
+                     *         {
+                     *           "created_at": "2026-01-05T02:00:00+00:00",
+                     *           "direction": "granted",
+                     *           "link_id": "F3f9c2d7e8a1b4c5d6e7f",
+                     *           "permissions": [
+                     *             "pension_cert"
+                     *           ],
+                     *           "status": "confirmed"
+                     *         }
+                     *       ],
+                     *       "filings_current": [
+                     *         {
+                     *           "category": "temporary_trip",
+                     *           "category_name": "其他临时外出",
+                     *           "channel": "miniapp",
+                     *           "destination": {
+                     *             "city_code": "440100",
+                     *             "name": "广东省广州市",
+                     *             "province_code": "440000"
+                     *           },
+                     *           "end_date": "2027-05-24",
+                     *           "filing_id": "F3f9c2d7e8a1b4c5d6e7f8",
+                     *           "history": [
+                     *             {
+                     *               "actor": "A3f9c2d7e8a1b4c5d6e7f",
+                     *               "at": "2026-11-22T02:00:00+00:00",
+                     *               "event": "file",
+                     *               "on_behalf": null,
+                     *               "reason": null,
+                     *               "status": "effective"
+                     *             }
+                     *           ],
+                     *           "hospital": null,
+                     *           "late": false,
+                     *           "long_term": false,
+                     *           "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *           "start_date": "2026-11-25",
+                     *           "status": "effective",
+                     *           "version": 1
+                     *         }
+                     *       ],
+                     *       "filings_past": [],
+                     *       "identity": {
+                     *         "id_number": "1501**********0117",
+                     *         "name": "张**",
+                     *         "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *         "person_type": "retiree",
+                     *         "person_type_name": "退休人员",
+                     *         "phone": "138****5678",
+                     *         "region_code": "150102",
+                     *         "region_name": "新城区"
+                     *       },
+                     *       "notifications": [
+                     *         {
+                     *           "channel": "sms",
+                     *           "created_at": "2026-10-31T02:00:00+00:00",
+                     *           "delivered": true,
+                     *           "delivered_at": "2026-10-31T02:00:05+00:00",
+                     *           "kind": "cert_due_soon",
+                     *           "kind_name": "认证到期提醒",
+                     *           "message_id": "m3f9c2d7e8a1b4c5d6e7f0a1b",
+                     *           "status": "delivered"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CallerOverview"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: NOT_FOUND, PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "NOT_FOUND" | "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_certify: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description 读取时得到的 ETag
+                 * @example "v1"
+                 */
+                "If-Match": string;
+            };
+            path: {
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "kind": "home_visit",
+                 *       "note": "上门核实本人健在，卧床"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ConsoleCertification"];
+            };
+        };
+        responses: {
+            /** @description 已办理；返回审计记录编号与新版本 */
+            200: {
+                headers: {
+                    /**
+                     * @description 记录的版本，修改时放在 If-Match 里
+                     * @example "v2"
+                     */
+                    ETag?: string;
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "audit_id": "9f1c2a9e0b4d4c7e8a1f2b3c4d5e6f70",
+                     *       "detail": {},
+                     *       "version": 4
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionDone"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: NOT_FOUND, PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "NOT_FOUND" | "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CERTIFICATION_BLOCKED, NOT_A_PENSIONER */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CERTIFICATION_BLOCKED" | "NOT_A_PENSIONER";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_FAILED */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_REQUIRED */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_REQUIRED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_book_home_visit: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description 读取时得到的 ETag
+                 * @example "v1"
+                 */
+                "If-Match": string;
+            };
+            path: {
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "address": "新城区海东路 12 号 3 单元 501",
+                 *       "preferred_dates": [
+                 *         "2026-11-25",
+                 *         "2026-11-26"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["VisitBooking"];
+            };
+        };
+        responses: {
+            /** @description 已办理；返回审计记录编号与新版本 */
+            200: {
+                headers: {
+                    /**
+                     * @description 记录的版本，修改时放在 If-Match 里
+                     * @example "v2"
+                     */
+                    ETag?: string;
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "audit_id": "9f1c2a9e0b4d4c7e8a1f2b3c4d5e6f70",
+                     *       "detail": {},
+                     *       "version": 4
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionDone"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, INVALID_HOME_VISIT, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "INVALID_HOME_VISIT" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: NOT_FOUND, PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "NOT_FOUND" | "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HOME_VISIT_ALREADY_BOOKED, NOT_A_PENSIONER */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HOME_VISIT_ALREADY_BOOKED" | "NOT_A_PENSIONER";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_FAILED */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_REQUIRED */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_REQUIRED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_resend_reminder: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description 读取时得到的 ETag
+                 * @example "v1"
+                 */
+                "If-Match": string;
+            };
+            path: {
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["NoBody"];
+            };
+        };
+        responses: {
+            /** @description 已办理；返回审计记录编号与新版本 */
+            200: {
+                headers: {
+                    /**
+                     * @description 记录的版本，修改时放在 If-Match 里
+                     * @example "v2"
+                     */
+                    ETag?: string;
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "audit_id": "9f1c2a9e0b4d4c7e8a1f2b3c4d5e6f70",
+                     *       "detail": {},
+                     *       "version": 4
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionDone"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: NOT_FOUND, PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "NOT_FOUND" | "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: NO_REMINDER_TO_RESEND */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "NO_REMINDER_TO_RESEND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_FAILED */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_REQUIRED */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_REQUIRED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_reveal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "field": "phone",
+                 *       "note": "来电中断，回拨确认挂失结果",
+                 *       "reason": "callback"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RevealRequest"];
+            };
+        };
+        responses: {
+            /** @description 完整信息（已记录审计） */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "alert": false,
+                     *       "audit_id": "9f1c2a9e0b4d4c7e8a1f2b3c4d5e6f70",
+                     *       "field": "id_number",
+                     *       "reveals_today": 3,
+                     *       "value": "150102195003040117"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Revealed"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, INVALID_JSON, REVEAL_INVALID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "INVALID_JSON" | "REVEAL_INVALID" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: NOT_FOUND, PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "NOT_FOUND" | "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_case_queue: {
+        parameters: {
+            query?: {
+                /** @description 案件状态 */
+                status?: "open" | "clear" | "fraud" | "confirm";
+                /** @description 只看这个行政区划（须在本人辖区内） */
+                region?: string | null;
+                /** @description 下一页：上一页给的 next_cursor */
+                after?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 复核案件 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "cases": [
+                     *         {
+                     *           "case": {
+                     *             "case_id": "RC3f9c2d7e8a1b4c5d",
+                     *             "day": "2026-11-20",
+                     *             "kind": "life_after_death",
+                     *             "kind_name": "死亡后仍有生存信息",
+                     *             "opened_at": "2026-11-20T02:00:00+00:00",
+                     *             "status": "open",
+                     *             "version": 1
+                     *           },
+                     *           "name": "张**",
+                     *           "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *           "region_code": "150102",
+                     *           "region_name": "新城区"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CaseQueue"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    console_decide_case: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description 读取时得到的 ETag
+                 * @example "v1"
+                 */
+                "If-Match": string;
+            };
+            path: {
+                case_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "decision": "clear"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CaseDecision"];
+            };
+        };
+        responses: {
+            /** @description 已办理；返回审计记录编号与新版本 */
+            200: {
+                headers: {
+                    /**
+                     * @description 记录的版本，修改时放在 If-Match 里
+                     * @example "v2"
+                     */
+                    ETag?: string;
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "audit_id": "9f1c2a9e0b4d4c7e8a1f2b3c4d5e6f70",
+                     *       "detail": {},
+                     *       "version": 4
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ActionDone"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CONSOLE_AGENTS_ONLY */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CONSOLE_AGENTS_ONLY";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: NOT_FOUND, PERSON_NOT_FOUND, REVIEW_CASE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "NOT_FOUND" | "PERSON_NOT_FOUND" | "REVIEW_CASE_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: CERTIFICATION_BLOCKED, NOT_A_PENSIONER, REVIEW_CASE_DECIDED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CERTIFICATION_BLOCKED" | "NOT_A_PENSIONER" | "REVIEW_CASE_DECIDED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_FAILED */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_REQUIRED */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_REQUIRED";
                         };
                     };
                 };
@@ -7450,6 +12601,10 @@ export interface operations {
                 person_id?: string | null;
                 /** @description 只列这个状态的备案（到期按当天判断） */
                 status?: components["schemas"]["Status"] | null;
+                /** @description 坐席查询的下一页：上一页给的 next_cursor */
+                after?: string | null;
+                /** @description 坐席查询每页条数 */
+                limit?: number;
                 /** @description 开始日期不早于这一天（YYYY-MM-DD） */
                 from?: string | null;
                 /** @description 开始日期不晚于这一天（YYYY-MM-DD） */
@@ -9215,6 +14370,807 @@ export interface operations {
             };
         };
     };
+    list_home_visits: {
+        parameters: {
+            query?: {
+                status?: ("open" | "done" | "cancelled") | null;
+                after?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 预约列表 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "next_cursor": null,
+                     *       "visits": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VisitList"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "FORBIDDEN";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    book_home_visit: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description 防重复提交标识（8-128 个可见 ASCII 字符）；重试时使用同一个值
+                 * @example 5b0f6c2e-6a4e-4d1c-9f4b-1d2e3f4a5b6c
+                 */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "address": "呼和浩特市新城区某街道某小区3号楼2单元501",
+                 *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                 *       "phone": "13812345678",
+                 *       "preferred_dates": [
+                 *         "2026-12-01"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["VisitRequest"];
+            };
+        };
+        responses: {
+            /** @description 已预约 */
+            201: {
+                headers: {
+                    /**
+                     * @description 记录的版本，修改时放在 If-Match 里
+                     * @example "v2"
+                     */
+                    ETag?: string;
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "address": "呼和浩特市新城区某街道某小区3号楼2单元501",
+                     *       "booking_id": "V3F9C2D7E8A1B4C5D6E7F",
+                     *       "closed_on": null,
+                     *       "created_at": "2026-11-25T02:00:00+00:00",
+                     *       "note": "",
+                     *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *       "phone": "139****5678",
+                     *       "preferred_dates": [
+                     *         "2026-12-01"
+                     *       ],
+                     *       "region_code": "150102",
+                     *       "result": null,
+                     *       "status": "open",
+                     *       "version": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VisitView"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, IDEMPOTENCY_KEY_REQUIRED, INVALID_HOME_VISIT, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "IDEMPOTENCY_KEY_REQUIRED" | "INVALID_HOME_VISIT" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HOME_VISIT_ALREADY_BOOKED, IDEMPOTENCY_IN_PROGRESS, NOT_A_PENSIONER */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HOME_VISIT_ALREADY_BOOKED" | "IDEMPOTENCY_IN_PROGRESS" | "NOT_A_PENSIONER";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: IDEMPOTENCY_KEY_REUSED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "IDEMPOTENCY_KEY_REUSED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    get_home_visit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                booking_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 预约 */
+            200: {
+                headers: {
+                    /**
+                     * @description 记录的版本，修改时放在 If-Match 里
+                     * @example "v2"
+                     */
+                    ETag?: string;
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "address": "呼和浩特市新城区某街道某小区3号楼2单元501",
+                     *       "booking_id": "V3F9C2D7E8A1B4C5D6E7F",
+                     *       "closed_on": null,
+                     *       "created_at": "2026-11-25T02:00:00+00:00",
+                     *       "note": "",
+                     *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *       "phone": "139****5678",
+                     *       "preferred_dates": [
+                     *         "2026-12-01"
+                     *       ],
+                     *       "region_code": "150102",
+                     *       "result": null,
+                     *       "status": "open",
+                     *       "version": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VisitView"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HOME_VISIT_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HOME_VISIT_NOT_FOUND" | "NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    close_home_visit: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description 读取时得到的 ETag
+                 * @example "v1"
+                 */
+                "If-Match": string;
+            };
+            path: {
+                booking_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "note": "本人在家，核对身份证",
+                 *       "result": "certified"
+                 *     }
+                 */
+                "application/json": components["schemas"]["VisitOutcome"];
+            };
+        };
+        responses: {
+            /** @description 已登记 */
+            200: {
+                headers: {
+                    /**
+                     * @description 记录的版本，修改时放在 If-Match 里
+                     * @example "v2"
+                     */
+                    ETag?: string;
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "address": "呼和浩特市新城区某街道某小区3号楼2单元501",
+                     *       "booking_id": "V3F9C2D7E8A1B4C5D6E7F",
+                     *       "closed_on": null,
+                     *       "created_at": "2026-11-25T02:00:00+00:00",
+                     *       "note": "",
+                     *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *       "phone": "139****5678",
+                     *       "preferred_dates": [
+                     *         "2026-12-01"
+                     *       ],
+                     *       "region_code": "150102",
+                     *       "result": null,
+                     *       "status": "open",
+                     *       "version": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VisitView"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "FORBIDDEN";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HOME_VISIT_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HOME_VISIT_NOT_FOUND" | "NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_FAILED */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_REQUIRED */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_REQUIRED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    get_pension_payments: {
+        parameters: {
+            query?: {
+                /** @description 参保人编号；不填则为本人 */
+                person_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 发放明细 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "months": [
+                     *         {
+                     *           "backpay_fen": 900000,
+                     *           "backpay_months": [
+                     *             "2026-04",
+                     *             "2026-05",
+                     *             "2026-06"
+                     *           ],
+                     *           "excluded_prison_months": [],
+                     *           "explanations": [
+                     *             "2026年7月发放3000.00元",
+                     *             "2026年7月补发4月、5月、6月（共9000.00元）"
+                     *           ],
+                     *           "month": "2026-07",
+                     *           "monthly_fen": 300000,
+                     *           "raise_fen": 0,
+                     *           "raise_months": [],
+                     *           "regular_fen": 300000,
+                     *           "status": "paid",
+                     *           "total_fen": 1200000
+                     *         }
+                     *       ],
+                     *       "person_id": "P3f9c2d7e8a1b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PaymentDetails"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
     agent_certification: {
         parameters: {
             query?: never;
@@ -9935,6 +15891,144 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "NOT_FOUND" | "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    get_certification_plan: {
+        parameters: {
+            query?: {
+                /** @description 参保人编号；不填则为本人 */
+                person_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 认证计划 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "act_by": null,
+                     *       "if_not": "如果在2027-06-19前没有完成认证，将从2027年7月起暂停发放养老金",
+                     *       "last_certified": {
+                     *         "channel": "passive",
+                     *         "day": "2026-06-20",
+                     *         "description": "2026-06-20在某医院的医保就医结算证明您健在"
+                     *       },
+                     *       "must_act": false,
+                     *       "open_visit": null,
+                     *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *       "routes": [
+                     *         {
+                     *           "available": true,
+                     *           "how": "带身份证到社保窗口",
+                     *           "route": "office"
+                     *         }
+                     *       ],
+                     *       "status": "certified",
+                     *       "summary": "您已完成认证，有效期至2027-06-19，现在不需要做什么",
+                     *       "valid_through": "2027-06-19"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PlanView"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PERSON_NOT_FOUND";
                         };
                     };
                 };
@@ -10954,6 +17048,1027 @@ export interface operations {
             };
         };
     };
+    get_contributions: {
+        parameters: {
+            query?: {
+                /** @description 参保人编号；不填则为本人 */
+                person_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 缴费记录 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "counted_towards_minimum": 1,
+                     *       "minimum_months": 180,
+                     *       "minimum_rule": "《社会保险法》第十六条：累计缴费满15年",
+                     *       "months": [
+                     *         {
+                     *           "corrected": false,
+                     *           "gap": false,
+                     *           "month": "2024-02",
+                     *           "paid": [
+                     *             {
+                     *               "base_fen": 500000,
+                     *               "employer_fen": 80000,
+                     *               "insurance_type": "pension",
+                     *               "name": "基本养老保险",
+                     *               "payer": "employer",
+                     *               "payer_name": "单位缴纳",
+                     *               "personal_fen": 40000,
+                     *               "version": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         {
+                     *           "corrected": false,
+                     *           "gap": true,
+                     *           "month": "2024-01",
+                     *           "paid": []
+                     *         }
+                     *       ],
+                     *       "paid_months": {
+                     *         "medical": 0,
+                     *         "pension": 1,
+                     *         "unemployment": 0,
+                     *         "work_injury": 0
+                     *       },
+                     *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *       "years": [
+                     *         {
+                     *           "employer_fen": 80000,
+                     *           "months": {
+                     *             "pension": 1
+                     *           },
+                     *           "personal_fen": 40000,
+                     *           "year": 2024
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ContributionHistory"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    feed_contribution: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "base_fen": "500000",
+                 *       "employer_fen": "80000",
+                 *       "id_number": "150102195003040117",
+                 *       "insurance_type": "pension",
+                 *       "month": "2026-10",
+                 *       "payer": "employer",
+                 *       "personal_fen": "40000",
+                 *       "source_record_id": "JF-2026-000001"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ContributionIn"];
+            };
+        };
+        responses: {
+            /** @description 已处理 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "outcome": "stored"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ContributionFed"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, INVALID_CONTRIBUTION, INVALID_JSON, SOURCE_RECORD_CONFLICT, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "INVALID_CONTRIBUTION" | "INVALID_JSON" | "SOURCE_RECORD_CONFLICT" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "FORBIDDEN";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    issue_insurance_proof: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description 防重复提交标识（8-128 个可见 ASCII 字符）；重试时使用同一个值
+                 * @example 5b0f6c2e-6a4e-4d1c-9f4b-1d2e3f4a5b6c
+                 */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "person_id": "P3f9c2d7e8a1b4c5d6e7f"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ProofRequest"];
+            };
+        };
+        responses: {
+            /** @description 已开具 */
+            201: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImRvYy0yMDI2In0.eyJzdWIiOiJQMyJ9.c2lnbmF0dXJl",
+                     *       "expires_at": "2027-02-23T02:00:00+00:00",
+                     *       "id_number": "1501**********0117",
+                     *       "issued_on": "2026-11-25",
+                     *       "months": {
+                     *         "pension": 4
+                     *       },
+                     *       "name": "张*国",
+                     *       "pdf_url": "/v1/records/proofs/P3F9C2D7E8A1B4C5D6E7F/pdf",
+                     *       "periods": [
+                     *         {
+                     *           "first": "2024-01",
+                     *           "insurance_type": "pension",
+                     *           "last": "2024-04",
+                     *           "months": 4,
+                     *           "name": "基本养老保险"
+                     *         }
+                     *       ],
+                     *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *       "print_url": "/v1/records/proofs/P3F9C2D7E8A1B4C5D6E7F/print",
+                     *       "proof_id": "P3F9C2D7E8A1B4C5D6E7F",
+                     *       "status": "valid"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ProofView"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, IDEMPOTENCY_KEY_REQUIRED, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "IDEMPOTENCY_KEY_REQUIRED" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PERSON_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: IDEMPOTENCY_IN_PROGRESS */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "IDEMPOTENCY_IN_PROGRESS";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: IDEMPOTENCY_KEY_REUSED */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "IDEMPOTENCY_KEY_REUSED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    get_insurance_proof: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                proof_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 参保证明 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImRvYy0yMDI2In0.eyJzdWIiOiJQMyJ9.c2lnbmF0dXJl",
+                     *       "expires_at": "2027-02-23T02:00:00+00:00",
+                     *       "id_number": "1501**********0117",
+                     *       "issued_on": "2026-11-25",
+                     *       "months": {
+                     *         "pension": 4
+                     *       },
+                     *       "name": "张*国",
+                     *       "pdf_url": "/v1/records/proofs/P3F9C2D7E8A1B4C5D6E7F/pdf",
+                     *       "periods": [
+                     *         {
+                     *           "first": "2024-01",
+                     *           "insurance_type": "pension",
+                     *           "last": "2024-04",
+                     *           "months": 4,
+                     *           "name": "基本养老保险"
+                     *         }
+                     *       ],
+                     *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *       "print_url": "/v1/records/proofs/P3F9C2D7E8A1B4C5D6E7F/print",
+                     *       "proof_id": "P3F9C2D7E8A1B4C5D6E7F",
+                     *       "status": "valid"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ProofView"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: NOT_FOUND, PROOF_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "NOT_FOUND" | "PROOF_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    insurance_proof_pdf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                proof_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 参保证明（PDF） */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            /** @description 错误: BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: NOT_FOUND, PROOF_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "NOT_FOUND" | "PROOF_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    print_insurance_proof: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                proof_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 参保证明（HTML） */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description 错误: BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: NOT_FOUND, PROOF_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "NOT_FOUND" | "PROOF_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    revoke_insurance_proof: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                proof_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 已作废 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImRvYy0yMDI2In0.eyJzdWIiOiJQMyJ9.c2lnbmF0dXJl",
+                     *       "expires_at": "2027-02-23T02:00:00+00:00",
+                     *       "id_number": "1501**********0117",
+                     *       "issued_on": "2026-11-25",
+                     *       "months": {
+                     *         "pension": 4
+                     *       },
+                     *       "name": "张*国",
+                     *       "pdf_url": "/v1/records/proofs/P3F9C2D7E8A1B4C5D6E7F/pdf",
+                     *       "periods": [
+                     *         {
+                     *           "first": "2024-01",
+                     *           "insurance_type": "pension",
+                     *           "last": "2024-04",
+                     *           "months": 4,
+                     *           "name": "基本养老保险"
+                     *         }
+                     *       ],
+                     *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *       "print_url": "/v1/records/proofs/P3F9C2D7E8A1B4C5D6E7F/print",
+                     *       "proof_id": "P3F9C2D7E8A1B4C5D6E7F",
+                     *       "status": "valid"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ProofView"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "INVALID_JSON";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: NOT_FOUND, PROOF_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "NOT_FOUND" | "PROOF_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
     registry_person: {
         parameters: {
             query?: never;
@@ -11191,6 +18306,149 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    verify_document_code: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "F3f9c2d7e8a1b4c5d6e7f.1.Zk3l9sQ2xY7wVb4k"
+                 *     }
+                 */
+                "application/json": components["schemas"]["VerifyRequest"];
+            };
+        };
+        responses: {
+            /** @description 核验结果 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "document_id": "P3F9C2D7E8A1B4C5D6E7F",
+                     *       "facts": [
+                     *         {
+                     *           "label": "姓名",
+                     *           "value": "张*国"
+                     *         },
+                     *         {
+                     *           "label": "基本养老保险",
+                     *           "value": "累计缴费4个月"
+                     *         }
+                     *       ],
+                     *       "kind": "insurance_proof",
+                     *       "status": "valid",
+                     *       "status_name": "有效"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VerificationView"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, CODE_NOT_GENUINE, FIELD_NOT_ALLOWED, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "CODE_NOT_GENUINE" | "FIELD_NOT_ALLOWED" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: RATE_LIMITED */
+            429: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "RATE_LIMITED";
                         };
                     };
                 };

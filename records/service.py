@@ -1,0 +1,220 @@
+"""Use cases of contribution records: the feed (CSV import and the API), and the views.
+
+An import goes in batches. Each batch finds its people by ID number, reads what they
+already have, and sorts every row into: new, a correction (a new source record for a
+month and type already recorded: stored as the next version, counted, never silent),
+unchanged (the same source record again) or refused (an unknown person, or a source
+record id resent with other values). Bad rows are reported line by line and never stop
+the good ones.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from auth.model import Principal
+from common.audit import AuditLog
+from common.clock import Clock, local_date
+from common.errors import DomainError
+from common.signed_codes import CodeSigner
+from people.repository import PeopleRepository
+from records.model import (
+    Contribution,
+    ContributionRow,
+    InsuranceType,
+    InvalidContribution,
+    SourceRecordConflict,
+    parse_row,
+)
+from records.repository import ContributionRepository, ProofRepository
+
+BATCH = 1000
+VERSION_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class RecordsContext:
+    contributions: ContributionRepository
+    proofs: ProofRepository
+    people: PeopleRepository
+    clock: Clock
+    signer: CodeSigner  # the codes printed on proofs of insurance
+    audit: AuditLog
+
+
+@dataclass
+class ContributionReport:
+    stored: int = 0
+    corrected: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, str, str | None]] = field(default_factory=list)
+
+    def rejected_by_code(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for _, reason, _ in self.rejected:
+            counts[reason] += 1
+        return dict(counts)
+
+
+async def import_contributions(rows: Iterable[tuple[int, Mapping[str, str]]], *,
+                               ctx: RecordsContext,
+                               on_batch: Callable[[int], None] = lambda n: None
+                               ) -> ContributionReport:
+    """Rows paired with their line numbers; returns what happened to each."""
+    report = ContributionReport()
+    today = local_date(ctx.clock.now())
+    batch: list[tuple[int, ContributionRow]] = []
+    for line, raw in rows:
+        try:
+            batch.append((line, parse_row(raw, today)))
+        except InvalidContribution as error:
+            report.rejected.append((line, error.detail, error.field))
+        if len(batch) >= BATCH:
+            await _import_batch(batch, report, ctx)
+            on_batch(len(batch))
+            batch = []
+    if batch:
+        await _import_batch(batch, report, ctx)
+        on_batch(len(batch))
+    return report
+
+
+async def feed_contribution(raw: Mapping[str, str], *, ctx: RecordsContext) -> str:
+    """One row from the API feed: "stored", "corrected" or "unchanged"; a bad row raises."""
+    report = ContributionReport()
+    row = parse_row(raw, local_date(ctx.clock.now()))
+    await _import_batch([(1, row)], report, ctx)
+    if report.rejected:
+        _, detail, field_name = report.rejected[0]
+        if "another" in detail:
+            raise SourceRecordConflict(detail, field="source_record_id")
+        raise InvalidContribution(detail, field=field_name)
+    return "corrected" if report.corrected else "stored" if report.stored else "unchanged"
+
+
+async def _import_batch(batch: Sequence[tuple[int, ContributionRow]],
+                        report: ContributionReport, ctx: RecordsContext) -> None:
+    people = await _people_of(batch, ctx)
+    history = {pid: await ctx.contributions.of_person(pid) for pid in set(people.values())}
+    new: list[tuple[int, Contribution]] = []
+    for line, row in batch:
+        person_id = people.get(row.id_number)
+        if person_id is None:
+            report.rejected.append((line, "no insured person has this ID number", "id_number"))
+            continue
+        known = {r.source_record_id: r for r in history[person_id]}
+        if row.source_record_id in known:
+            _same_or_refuse(line, row, known[row.source_record_id], report)
+            continue
+        record = _versioned(row, person_id, history[person_id])
+        history[person_id].append(record)
+        new.append((line, record))
+    await _store(new, report, ctx)
+
+
+async def _people_of(batch: Sequence[tuple[int, ContributionRow]], ctx: RecordsContext
+                     ) -> dict[str, str]:
+    numbers = sorted({row.id_number for _, row in batch})
+    found = {}
+    for number in numbers:
+        person = await ctx.people.find_by_id_number(number)
+        if person is not None:
+            found[number] = person.person_id
+    return found
+
+
+def _same_or_refuse(line: int, row: ContributionRow, stored: Contribution,
+                    report: ContributionReport) -> None:
+    if row.same_values(stored):
+        report.unchanged += 1
+    else:
+        report.rejected.append((line, "this source record id was imported before with "
+                                "another month, type or amount; send a correction under "
+                                "a new source record id", "source_record_id"))
+
+
+def _versioned(row: ContributionRow, person_id: str, history: Sequence[Contribution]
+               ) -> Contribution:
+    """The next version of the row's month and type (1 when it has none yet)."""
+    versions = [r.version for r in history
+                if r.month == row.month and r.insurance_type is row.insurance_type]
+    return Contribution(
+        person_id=person_id, source_record_id=row.source_record_id, month=row.month,
+        insurance_type=row.insurance_type, base_fen=row.base_fen,
+        employer_fen=row.employer_fen, personal_fen=row.personal_fen, payer=row.payer,
+        version=max(versions, default=0) + 1)
+
+
+async def _store(new: list[tuple[int, Contribution]], report: ContributionReport,
+                 ctx: RecordsContext) -> None:
+    """Store the rows under their source ids, claim each new row's version (one taken by a
+    concurrent import moves the row to the next), then list them per person. A source id
+    stored already (by a concurrent import, or before a crash but not yet listed) is
+    listed when it is the same record, and refused otherwise."""
+    records = [record for _, record in new]
+    existed = await ctx.contributions.store(records, ctx.clock.now())
+    fresh = [i for i in range(len(records)) if i not in existed]
+    for _ in range(VERSION_RETRIES):
+        taken = await ctx.contributions.claim_versions([records[i] for i in fresh])
+        if not taken:
+            break
+        fresh = [fresh[j] for j in sorted(taken)]
+        for i in fresh:
+            records[i] = replace(records[i], version=records[i].version + 1)
+            await ctx.contributions.set_version(records[i])
+    earlier = await ctx.contributions.by_source(
+        [records[i].source_record_id for i in existed])
+    to_list: dict[str, list[Contribution]] = defaultdict(list)
+    for i, record in enumerate(records):
+        if i in existed:
+            stored = earlier.get(record.source_record_id)
+            if stored is None or stored.person_id != record.person_id or not _same(
+                    record, stored):
+                report.rejected.append((new[i][0], "this source record id was imported "
+                                        "before with another person or values",
+                                        "source_record_id"))
+                continue
+            record = stored
+        to_list[record.person_id].append(record)
+        report.stored += 1
+        report.corrected += record.version > 1
+    for person_id, rows in to_list.items():
+        await ctx.contributions.list_for(person_id, rows)
+
+
+def _same(a: Contribution, b: Contribution) -> bool:
+    return (a.month, a.insurance_type, a.base_fen, a.employer_fen, a.personal_fen,
+            a.payer) == (b.month, b.insurance_type, b.base_fen, b.employer_fen,
+                         b.personal_fen, b.payer)
+
+
+# -- views ---------------------------------------------------------------------------------
+
+
+async def contributions_of(person_id: str, *, ctx: RecordsContext) -> list[Contribution]:
+    """The person's records, all versions; the caller has checked who may read them."""
+    return await ctx.contributions.of_person(person_id)
+
+
+async def read_contributions(viewer: Principal, person_id: str, *, client_ip: str,
+                             on_behalf: str | None, ctx: RecordsContext
+                             ) -> list[Contribution]:
+    """The records for whoever may read them; a look-up by anyone but the person (an
+    agent, family) is audited."""
+    records = await contributions_of(person_id, ctx=ctx)
+    if viewer.person_id != person_id:
+        await ctx.audit.record(actor=viewer.subject, action="contributions.read",
+                               object=person_id, outcome=str(len(records)),
+                               client_ip=client_ip, on_behalf_of=on_behalf)
+    return records
+
+
+def types_paid(records: Sequence[Contribution]) -> list[InsuranceType]:
+    return [kind for kind in InsuranceType
+            if any(r.insurance_type is kind and r.paid_fen > 0 for r in records)]
+
+
+__all__ = ["ContributionReport", "DomainError", "RecordsContext", "contributions_of",
+           "feed_contribution", "import_contributions", "read_contributions", "types_paid"]
