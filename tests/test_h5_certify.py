@@ -21,12 +21,12 @@ import pytest
 from tests.journeys import bearer, photo_of, retiree
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FFMPEG = shutil.which("ffmpeg")
+FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "carphone_pristine.mp4"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "var" / "artifacts" / "h5"
 FRAMES = 126  # 4.2 s at 30 fps: the page films 4 s from the moment the camera opens
 
-pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and FFMPEG),
+pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(FFMPEG).exists()),
                                 reason="make test installs chromium and ffmpeg")
 
 
