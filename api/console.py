@@ -1,9 +1,6 @@
 """The 12333 agent console: its API (agent tokens, the agent's regions only, every call
-audited), its web pages under /console/, and the test-only clock hook.
-
-Each handler parses with its route's model, authorises, calls one console service and
-answers a model; actions take If-Match and answer the audit id of what they did.
-"""
+audited; actions take If-Match and answer their audit id), its web pages under /console/,
+and the test-only clock hook."""
 
 from __future__ import annotations
 
@@ -68,8 +65,15 @@ _ACTION_OK = {200: Resp("已办理；返回审计记录编号与新版本", Acti
 
 
 class ConsoleHandler(BaseHandler):
+    """Agents and admins only: anyone else gets 403 on every console route, whatever the
+    id, before any body is read (nothing about a record leaks)."""
+
     kind = HandlerKind.PERSON
     ctx: ConsoleContext
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        cm.require_agent(self.me)
 
     def done(self, done: cm.Done) -> Reply:
         return Reply(ActionDone(audit_id=done.audit_id, version=done.version,

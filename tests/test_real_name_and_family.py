@@ -154,6 +154,19 @@ async def test_the_inbox_is_readable_only_by_its_owner(api, standins, deps):
     assert inbox["messages"][0]["read"] is True
 
 
+# The agent console's routes that take an id (tests/test_console_*.py test them as agents).
+CONSOLE_ROUTES = (
+    ("GET", "/v1/console/people/{person_id}"),
+    ("POST", "/v1/console/people/{person_id}/reveal"),
+    ("POST", "/v1/console/people/{person_id}/certifications"),
+    ("POST", "/v1/console/people/{person_id}/reminders/resend"),
+    ("POST", "/v1/console/people/{person_id}/home-visits"),
+    ("POST", "/v1/console/cards/{card_id}/temp-loss"),
+    ("POST", "/v1/console/review-cases/{case_id}/decision"),
+    ("POST", "/v1/console/filings/{filing_id}/{event}"),
+)
+
+
 async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
         api, standins, deps):
     a, _ = await verified_citizen(api, deps, standins)
@@ -237,11 +250,16 @@ async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
         "/v1/cards/{card_id}/ecode": ("POST", f"/v1/cards/{b_card}/ecode", None),
         "/v1/cards/{card_id}/ecode/sms": ("POST", f"/v1/cards/{b_card}/ecode/sms", None),
         "/v1/cards/{card_id}/{event}": ("POST", f"/v1/cards/{b_card}/temp_loss", None),
+        **{template: (method, template.replace("{person_id}", b_person).replace(
+            "{card_id}", b_card).replace("{case_id}", "RCanything").replace(
+            "{filing_id}", filing_id).replace("{event}", "approve"), None)
+           for method, template in CONSOLE_ROUTES},
     }
     # Routes for agents only answer 403 to any citizen, whatever the id: nothing about
     # the record leaks. Every other route answers 404 for someone else's record.
     agent_only = {"/v1/pension/review-cases/{case_id}/decision",
-                  "/v1/pension/home-visits/{booking_id}/outcome"}
+                  "/v1/pension/home-visits/{booking_id}/outcome",
+                  *(template for _, template in CONSOLE_ROUTES)}
     routes_with_ids = {path_template(r[0])[0] for r in all_routes()
                        if "(?P<" in r[0] and getattr(r[1], "kind", None) == "person"}
     assert routes_with_ids == set(matrix), "a new route takes an id: add it to the matrix"
