@@ -76,9 +76,10 @@ class DayIndex:
     """Items filed under (key, day), each with an ``at`` time and an ``id``; read back
     newest first across several keys, from any (at, id) position onwards.
 
-    Within one (key, day) list, slot order is append order, which is time order except
-    for appends racing within the same instant; a page boundary may then repeat or skip
-    one of those items (the order between them is arbitrary anyway)."""
+    Within one (key, day) list, slot order is append order, which is time order: items
+    of one instant are ordered by id when read, so pages never repeat or skip them. Two
+    appends racing with different times may land in reverse slot order; only then may a
+    page boundary between exactly those two repeat or skip one."""
 
     def __init__(self, lists: SlotLists) -> None:
         self._lists = lists
@@ -152,23 +153,34 @@ class _Reader:
             await self._fill()
 
     async def _fill(self) -> None:
+        """The next chunk below, newest first by (time, id). Items appended at the same
+        instant may lie in any slot order, so a chunk never splits such a group: it grows
+        downwards while the slot below holds the same time as the oldest item read."""
         low = max(0, self._next - self.CHUNK)
-        found = await self._lists.slots(self._key, range(self._next - 1, low - 1, -1))
-        self._buffer = [doc for doc in found if doc is not None]
+        found = [d for d in await self._lists.slots(self._key, range(low, self._next))
+                 if d is not None]
+        while low > 0 and found:
+            [below] = await self._lists.slots(self._key, [low - 1])
+            if below is None or as_utc(below["at"]) != min(as_utc(d["at"]) for d in found):
+                break
+            found.append(below)
+            low -= 1
+        self._buffer = sorted(found, key=_order, reverse=True)
         self._next = low
 
     async def _first_older(self, before: tuple[datetime, str]) -> int:
-        """How many slots hold items older than ``before`` and earlier ones (bisect):
-        reading starts just below the first slot that is not older."""
+        """The first slot whose time is after ``before``'s (bisect on time alone: among
+        equal times the slot order says nothing). Reading starts just below it; the walk
+        drops the items of ``before``'s own instant that are not older than it."""
         low, high = 0, self._next
         while low < high:
             middle = (low + high) // 2
             [doc] = await self._lists.slots(self._key, [middle])
-            if doc is not None and _order(doc) < before:
+            if doc is not None and as_utc(doc["at"]) <= before[0]:
                 low = middle + 1
             else:
                 high = middle
-        return low + 1 if low < self._next else low
+        return low
 
 
 def _order(item: Document) -> tuple[datetime, str]:

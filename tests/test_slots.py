@@ -42,3 +42,24 @@ async def test_a_day_walk_returns_items_newest_first_from_any_position(deps):
         assert rest == expected[cut + 1:]
     only_b = [i["id"] async for i in index.newest_first([key_b], newest)]
     assert only_b == [i for i in expected if int(i) % 3 == 0]
+
+
+async def test_items_of_one_instant_page_in_id_order_without_repeats(deps):
+    """Many items share one time (a batch, a frozen clock) and land in slots out of id
+    order: every resume point still yields exactly the rest, by (time, id)."""
+    index = DayIndex(SlotLists(deps.db["test_slots"]))
+    key = "t" + secrets.token_hex(4)
+    at = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    ids = [f"{n:03d}" for n in range(40)]
+    shuffled = ids[::7] + [i for i in ids if i not in ids[::7]]  # slot order != id order
+    for item_id in shuffled:
+        await index.add(key, at.date(), {"at": at, "id": item_id})
+    later = at + timedelta(minutes=1)
+    await index.add(key, at.date(), {"at": later, "id": "000"})
+    expected = [(later, "000")] + [(at, i) for i in reversed(ids)]
+    walked = [(i["at"], i["id"]) async for i in index.newest_first([key], date(2026, 5, 2))]
+    assert [(a.replace(tzinfo=UTC) if a.tzinfo is None else a, i) for a, i in walked] == expected
+    for cut in (0, 1, 5, 16, 17, 33):
+        rest = [i["id"] async for i in index.newest_first([key], date(2026, 5, 2),
+                                                          before=expected[cut])]
+        assert rest == [i for _, i in expected[cut + 1:]], cut
