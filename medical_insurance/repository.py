@@ -54,6 +54,15 @@ class FilingRepository:
             await self._list(filing, region_code)
         return added
 
+    async def finish_listing(self, filing_id: str) -> None:
+        """List a stored filing whose create died between storing and listing it (its
+        retry finds the filing and must not leave it out of the lists)."""
+        if (await self._lists.marked([_listed(filing_id)]))[0]:
+            return
+        doc = await self._filings.find_one({"_id": filing_id})
+        if doc is not None:
+            await self._list(_filing(doc), doc.get("region_code", ""))
+
     async def _list(self, filing: Filing, region_code: str) -> None:
         entry = {"at": filing.created_at, "id": filing.filing_id}
         day = as_utc(filing.created_at).date()

@@ -84,6 +84,7 @@ async def file(principal: Principal, person_id: str, draft: FilingDraft, *, chan
     """
     earlier = await ctx.repo.get(filing_id)
     if earlier is not None:
+        await ctx.repo.finish_listing(filing_id)
         return earlier
     person = await ctx.people.get(person_id)
     if person is None:

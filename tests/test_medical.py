@@ -359,3 +359,28 @@ async def test_a_notice_goes_out_a_week_before_a_temporary_filing_ends(api, deps
     week_before = _date.fromisoformat(end) - timedelta(days=7)
     assert (await filings.daily(ctx=deps.filings, today=week_before))["noticed"] >= 1
     assert FILING_EXPIRING in [m.kind for m in await deps.outbox.inbox(person_id)]
+
+
+async def test_a_create_that_died_before_listing_is_listed_by_its_retry(api, deps, standins,
+                                                                       monkeypatch):
+    """The database goes away after the filing is stored and before it is listed: the
+    client gets 503, retries with the same key, and the filing is in the lists."""
+    from pymongo.errors import AutoReconnect
+    person_id, token, _ = await citizen(api, deps, standins)
+    real_list = deps.filings.repo._list
+    calls = []
+
+    async def dies_once(filing, region_code):
+        calls.append(filing.filing_id)
+        if len(calls) == 1:
+            raise AutoReconnect("connection lost")
+        await real_list(filing, region_code)
+
+    monkeypatch.setattr(deps.filings.repo, "_list", dies_once)
+    body = body_for(Category.TEMPORARY_TRIP, person_id)
+    first = await file(api, token, body, key="died-before-listing-1")
+    assert first.status == 503
+    again = await file(api, token, body, key="died-before-listing-1")
+    assert again.status == 201, again.body
+    listed = await api.get(f"/v1/medical/filings?person_id={person_id}", headers=token)
+    assert again.json()["filing_id"] in [f["filing_id"] for f in listed.json()["filings"]]
