@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from common.clock import as_utc
 from common.mongo import Collection, Database, Document, insert_once
@@ -20,6 +20,7 @@ from pension_cert.visit_model import HomeVisit, VisitResult, VisitStatus
 VISITS = "home_visits"
 VISIT_LISTS = "home_visit_lists"
 SCAN_LIMIT = 500
+STALE_CLAIM = timedelta(minutes=5)  # a booking slot claimed by a request that died
 
 
 class VisitRepository:
@@ -31,10 +32,25 @@ class VisitRepository:
 
     async def add(self, visit: HomeVisit) -> str:
         """Store a new booking; returns the id of the person's open booking (this one,
-        or one made before, which wins)."""
-        if not await insert_once(self._visits, {"_id": f"open:{visit.person_id}",
-                                                "booking_id": visit.booking_id}):
-            holder = await self._visits.find_one({"_id": f"open:{visit.person_id}"})
+        or one made before, which wins). The person's slot is claimed first; a retry of
+        the same booking finds its own claim and completes it, and a claim whose booking
+        never got stored (its request died) lapses after STALE_CLAIM."""
+        slot = f"open:{visit.person_id}"
+        for _ in range(2):
+            if await insert_once(self._visits, {"_id": slot, "booking_id": visit.booking_id,
+                                                "claimed_at": visit.created_at}):
+                break
+            holder = await self._visits.find_one({"_id": slot})
+            if holder is None:
+                continue  # closed meanwhile: claim again
+            if holder["booking_id"] == visit.booking_id:
+                break  # our own claim, from a request that died: complete it
+            if await self.get(holder["booking_id"]) is not None or (
+                    visit.created_at - as_utc(holder["claimed_at"]) < STALE_CLAIM):
+                return str(holder["booking_id"])
+            await self._visits.delete_one({"_id": slot, "booking_id": holder["booking_id"]})
+        else:
+            holder = await self._visits.find_one({"_id": slot})
             return str(holder["booking_id"]) if holder else visit.booking_id
         if await insert_once(self._visits, _doc(visit)):
             entry = {"at": visit.created_at, "id": visit.booking_id}

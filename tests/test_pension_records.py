@@ -198,3 +198,47 @@ async def test_the_coverage_report_counts_each_route(api, deps, standins, clock,
     # The command runs on the real clock (late 2026): a certification of May 2024 with a
     # 12-month cycle ran out in May 2025, so all three are suspended today.
     assert (baotou["due_next_30_days"], baotou["suspended"]) == ("0", "3")
+
+
+async def test_a_booking_whose_request_died_is_completed_or_lapses(api, deps, standins, clock,
+                                                                  monkeypatch):
+    """The database goes away after the person's booking slot is claimed and before the
+    booking is stored: the same request retried completes it; a new request made after
+    the dead one's claim lapsed books normally."""
+    from pymongo.errors import AutoReconnect
+
+    from pension_cert import visit_repository
+    clock.set(at(date(2026, 11, 22)))
+    real_doc, failures = visit_repository._doc, []
+
+    def dies(visit):  # the first attempt of the first two bookings dies
+        if visit.booking_id not in failures and len(failures) < 2:
+            failures.append(visit.booking_id)
+            raise AutoReconnect("connection lost")
+        return real_doc(visit)
+
+    monkeypatch.setattr(visit_repository, "_doc", dies)
+    booking = {"preferred_dates": ["2026-11-28"], "address": "呼和浩特市新城区某小区3号楼2单元",
+               "phone": "13912345678"}
+    login, _ = await verified_citizen(api, deps, standins)
+    token = bearer(login["access_token"])
+    first = await api.post("/v1/pension/home-visits", json_body=booking,
+                           headers={**token, "Idempotency-Key": "visit-died-0001"})
+    assert first.status == 503
+    clock.advance(minutes=3)  # the dead request's idempotency key is abandoned
+    retried = await api.post("/v1/pension/home-visits", json_body=booking,
+                             headers={**token, "Idempotency-Key": "visit-died-0001"})
+    assert retried.status == 201, retried.body
+
+    other, _ = await verified_citizen(api, deps, standins)
+    other_token = bearer(other["access_token"])
+    dead = await api.post("/v1/pension/home-visits", json_body=booking,
+                          headers={**other_token, "Idempotency-Key": "visit-died-0002"})
+    assert dead.status == 503
+    too_soon = await api.post("/v1/pension/home-visits", json_body=booking,
+                              headers={**other_token, "Idempotency-Key": "visit-new-0003"})
+    assert (too_soon.status, too_soon.error_code) == (409, "HOME_VISIT_ALREADY_BOOKED")
+    clock.advance(minutes=6)
+    later = await api.post("/v1/pension/home-visits", json_body=booking,
+                           headers={**other_token, "Idempotency-Key": "visit-new-0004"})
+    assert later.status == 201, later.body
