@@ -209,7 +209,8 @@ async def test_a_booking_whose_request_died_is_completed_or_lapses(api, deps, st
 
     from pension_cert import visit_repository
     clock.set(at(date(2026, 11, 22)))
-    real_doc, failures = visit_repository._doc, []
+    real_doc = visit_repository._doc
+    failures: list[str] = []
 
     def dies(visit):  # the first attempt of the first two bookings dies
         if visit.booking_id not in failures and len(failures) < 2:
