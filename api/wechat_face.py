@@ -28,7 +28,7 @@ class WeChatFaceHandler(PensionHandler):
                               "查询这次核身的结果")},
         errors=(cert.WrongFaceProvider, cert.FaceCheckIsSelfService, cert.AttemptsExhausted,
                 cert.NotAPensioner, cert.CertificationBlocked, cert.WeChatFaceUnavailable,
-                PersonNotFound))}
+                cert.ConsentRequired, PersonNotFound))}
 
     async def post(self) -> Reply:
         person_id = self.body(WeChatFaceRequest).person_id

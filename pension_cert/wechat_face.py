@@ -22,6 +22,7 @@ from auth.model import Principal
 from notifications.wechat import WeChatUnavailable
 from pension_cert.check_model import (
     ChallengeNotFound,
+    ConsentRequired,
     NonceExpired,
     NonceUsed,
     WeChatFaceCheck,
@@ -29,7 +30,7 @@ from pension_cert.check_model import (
     WeChatFaceUnavailable,
     require_provider,
 )
-from pension_cert.context import CertContext, pensioner
+from pension_cert.context import OTHER_ROUTES, CertContext, pensioner
 from pension_cert.cycle import certify
 from pension_cert.face_check import (
     CheckResult,
@@ -70,6 +71,11 @@ async def start_wechat_face(principal: Principal, person_id: str, *, on_behalf: 
     state = await ctx.repo.state(person_id)
     if state is not None and state.status is CertStatus.BLOCKED:
         raise CertificationBlocked("blocked pending review")
+    # WeChat's check is face processing too: only with the person's consent (refusing
+    # it must leave the other routes open, never push them into a face check).
+    consent = await ctx.repo.consent(person_id)
+    if consent is None or not consent.given:
+        raise ConsentRequired("face check needs consent", other_routes=OTHER_ROUTES)
     await attempts_left(person_id, ctx=ctx)
     openid = await ctx.openids.openid_of_account(principal.subject) if ctx.openids else None
     if ctx.wechat_face is None or not openid:

@@ -192,6 +192,9 @@ async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
         actions=("blink", "open_mouth"), created_at=deps.clock.now(),
         expires_at=deps.clock.now() + timedelta(minutes=2)))
     frames = multipart({"nonce": "anything"}, [JPEG])
+    consented = await api.post(f"/v1/pension/people/{b_person}/consent", headers=b_auth,
+                               json_body={"decision": "give"})
+    assert consented.status == 200, consented.body
     b_wechat = await api.post("/v1/pension/wechat-face", json_body={"person_id": b_person},
                               headers={**b_auth, "Idempotency-Key": "bola-wechat-face-01"})
     assert b_wechat.status == 201, b_wechat.body

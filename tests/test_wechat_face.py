@@ -17,9 +17,25 @@ pytestmark = pytest.mark.usefixtures("reset_standins")
 PASSED, MISMATCH, NOT_FINISHED, USER_TIMEOUT = 10000, 10004, 10300, 90017
 
 
-async def mini_program_retiree(api, deps, standins):
+async def mini_program_retiree(api, deps, standins, *, consent: bool = True):
     login, person_id = await verified_citizen(api, deps, standins)  # a WeChat login
-    return person_id, bearer(login["access_token"])
+    token = bearer(login["access_token"])
+    if consent:
+        given = await api.post(f"/v1/pension/people/{person_id}/consent", headers=token,
+                               json_body={"decision": "give"})
+        assert given.status == 200, given.body
+    return person_id, token
+
+
+async def test_no_wechat_face_check_without_consent(api, deps, standins):
+    person_id, token = await mini_program_retiree(api, deps, standins, consent=False)
+    refused = await start(api, token, person_id, "wx-face-no-consent")
+    assert (refused.status, refused.error_code) == (409, "FACE_CONSENT_REQUIRED")
+    said_no = await api.post(f"/v1/pension/people/{person_id}/consent", headers=token,
+                             json_body={"decision": "refuse"})
+    assert said_no.status == 200
+    refused = await start(api, token, person_id, "wx-face-refused")
+    assert refused.status == 409
 
 
 async def start(api, token, person_id, key):

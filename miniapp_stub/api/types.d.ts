@@ -16663,7 +16663,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 错误: CERTIFICATION_BLOCKED, FACE_WRONG_PROVIDER, IDEMPOTENCY_IN_PROGRESS, NOT_A_PENSIONER */
+            /** @description 错误: CERTIFICATION_BLOCKED, FACE_CONSENT_REQUIRED, FACE_WRONG_PROVIDER, IDEMPOTENCY_IN_PROGRESS, NOT_A_PENSIONER */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16672,7 +16672,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "CERTIFICATION_BLOCKED" | "FACE_WRONG_PROVIDER" | "IDEMPOTENCY_IN_PROGRESS" | "NOT_A_PENSIONER";
+                            code?: "CERTIFICATION_BLOCKED" | "FACE_CONSENT_REQUIRED" | "FACE_WRONG_PROVIDER" | "IDEMPOTENCY_IN_PROGRESS" | "NOT_A_PENSIONER";
                         };
                     };
                 };
