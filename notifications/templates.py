@@ -29,7 +29,7 @@ class Template:
     wechat_template_id: str | None = None
     # WeChat field key -> our parameter name, e.g. {"date2": "due_date"}
     wechat_fields: Mapping[str, str] = field(default_factory=dict)
-    wechat_page: str = "pages/index/index"
+    wechat_page: str = "pages/home/index"
     urgent: bool = False  # login codes: sent at once, never held for quiet hours
     sms_fallback: bool = True  # when WeChat cannot deliver, send the SMS instead
     immediate_only: bool = False  # never queued (verification codes)
@@ -85,7 +85,7 @@ REGISTRY: dict[str, Template] = {
             inbox_text="您的养老金领取资格认证将于{due_date}到期，请及时完成认证。",
             wechat_template_id="wxtpl-cert-due-soon",
             wechat_fields={"thing1": "name", "date2": "due_date"},
-            wechat_page="pages/cert/index",
+            wechat_page="pages/pension/index",
         ),
         Template(
             kind=CERT_OVERDUE,
@@ -95,7 +95,7 @@ REGISTRY: dict[str, Template] = {
             inbox_text="您未在{due_date}前完成资格认证，养老金已暂停发放；完成认证后恢复发放并补发。",
             wechat_template_id="wxtpl-cert-overdue",
             wechat_fields={"thing1": "name", "date2": "due_date"},
-            wechat_page="pages/cert/index",
+            wechat_page="pages/pension/index",
         ),
         Template(
             kind=CERT_DONE,
@@ -104,7 +104,7 @@ REGISTRY: dict[str, Template] = {
             inbox_text="您已完成养老金领取资格认证，有效期至{valid_through}。",
             wechat_template_id="wxtpl-cert-done",
             wechat_fields={"thing1": "name", "date2": "valid_through"},
-            wechat_page="pages/cert/history",
+            wechat_page="pages/pension/index",
         ),
         Template(
             kind=FILING_CREATED,

@@ -386,3 +386,16 @@ def test_every_template_the_service_sends_is_registered_with_aliyun_as_sent():
     chosen = {t.wechat_template_id: frozenset(t.wechat_fields) for t in REGISTRY.values()
               if t.wechat_template_id}
     assert chosen == SUBSCRIBE_TEMPLATES
+
+
+def test_every_subscribe_message_opens_a_page_the_mini_program_has():
+    """A tapped notice must land on a real page of miniapp_stub (its app.json)."""
+    import json
+    from pathlib import Path
+
+    from notifications.templates import REGISTRY
+    app = json.loads((Path(__file__).resolve().parent.parent / "miniapp_stub" / "app.json")
+                     .read_text(encoding="utf-8"))
+    pages = set(app["pages"])
+    assert {t.kind: t.wechat_page for t in REGISTRY.values() if t.wechat_template_id
+            and t.wechat_page not in pages} == {}
