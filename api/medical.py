@@ -3,6 +3,7 @@ and settlement records."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 from datetime import date
@@ -94,6 +95,17 @@ class FilingHandler(BaseHandler):
         return Reply(filing_view(filing, self.ctx.today()), status,
                      {"ETag": etag(filing.version), **(headers or {})})
 
+    async def change(self, filing_id: str) -> Reply:
+        """Change a filing at the version the caller saw (PATCH, or POST …/change)."""
+        filing, on_behalf = await self.allowed_filing(filing_id)
+        self.require_if_match(filing.version)
+        change = self.body(FilingChange)
+        edit = m.FilingEdit(destination=codes_of(change.destination),
+                            start_date=change.start_date, hospital=change.hospital)
+        moved = await filings.move(self.me, filing, "change", filing.version, edit=edit,
+                                   on_behalf=on_behalf, ctx=self.ctx)
+        return self.filing_reply(moved)
+
 
 class FilingsHandler(FilingHandler):
     openapi: ClassVar = {
@@ -178,14 +190,21 @@ class FilingDetailHandler(FilingHandler):
         return self.filing_reply(filing)
 
     async def patch(self, filing_id: str) -> Reply:
-        filing, on_behalf = await self.allowed_filing(filing_id)
-        self.require_if_match(filing.version)
-        change = self.body(FilingChange)
-        edit = m.FilingEdit(destination=codes_of(change.destination),
-                            start_date=change.start_date, hospital=change.hospital)
-        moved = await filings.move(self.me, filing, "change", filing.version, edit=edit,
-                                   on_behalf=on_behalf, ctx=self.ctx)
-        return self.filing_reply(moved)
+        return await self.change(filing_id)
+
+
+
+class FilingChangeHandler(FilingHandler):
+    """The same change as PATCH, for clients that can send only GET and POST (WeChat's
+    ``wx.request`` has no PATCH)."""
+
+    openapi: ClassVar = {"post": dataclasses.replace(
+        FilingDetailHandler.openapi["patch"], operation_id="change_filing_by_post",
+        summary="变更备案（POST）", description="与 PATCH 变更备案相同，供只能发送 POST 的客户端"
+        "（如微信小程序）使用。")}
+
+    async def post(self, filing_id: str) -> Reply:
+        return await self.change(filing_id)
 
 
 class FilingEventHandler(FilingHandler):
@@ -304,6 +323,7 @@ routes: list[Route] = [
     (r"/v1/medical/filings/verify", VerifyHandler, {"context": "filings"}),
     (r"/v1/medical/settlements", SettlementsHandler, {"context": "filings"}),
     (rf"/v1/medical/filings/{_FILING}", FilingDetailHandler, {"context": "filings"}),
+    (rf"/v1/medical/filings/{_FILING}/change", FilingChangeHandler, {"context": "filings"}),
     (rf"/v1/medical/filings/{_FILING}/(?P<event>cancel|approve|reject)", FilingEventHandler,
      {"context": "filings"}),
     (rf"/v1/medical/filings/{_FILING}/certificate", CertificateHandler,

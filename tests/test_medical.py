@@ -384,3 +384,19 @@ async def test_a_create_that_died_before_listing_is_listed_by_its_retry(api, dep
     assert again.status == 201, again.body
     listed = await api.get(f"/v1/medical/filings?person_id={person_id}", headers=token)
     assert again.json()["filing_id"] in [f["filing_id"] for f in listed.json()["filings"]]
+
+
+async def test_a_client_without_patch_changes_a_filing_by_post(api, deps, standins):
+    """WeChat's wx.request cannot send PATCH: POST …/change does the same, If-Match too."""
+    person_id, token, _ = await citizen(api, deps, standins)
+    filed = await file(api, token, body_for(Category.TEMPORARY_TRIP, person_id))
+    path = f"/v1/medical/filings/{filed.json()['filing_id']}/change"
+    unconditional = await api.post(path, json_body={"destination": HAIKOU}, headers=token)
+    assert unconditional.status == 428
+    changed = await api.post(path, json_body={"destination": HAIKOU},
+                             headers={**token, "If-Match": filed.headers["ETag"]})
+    assert changed.status == 200, changed.body
+    assert changed.json()["destination"]["name"] == "海南省海口市"
+    stale = await api.post(path, json_body={"destination": HAIKOU},
+                           headers={**token, "If-Match": filed.headers["ETag"]})
+    assert stale.status == 412

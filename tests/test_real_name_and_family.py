@@ -247,6 +247,8 @@ async def test_bola_matrix_another_citizens_ids_answer_404_on_every_route(
         "/v1/medical/filings/{filing_id}": ("GET", f"/v1/medical/filings/{filing_id}", None),
         "/v1/medical/filings/{filing_id}/{event}": (
             "POST", f"/v1/medical/filings/{filing_id}/cancel", None),
+        "/v1/medical/filings/{filing_id}/change": (
+            "POST", f"/v1/medical/filings/{filing_id}/change", None),
         "/v1/medical/filings/{filing_id}/certificate": (
             "GET", f"/v1/medical/filings/{filing_id}/certificate", None),
         "/v1/cards/{card_id}": ("GET", f"/v1/cards/{b_card}", None),

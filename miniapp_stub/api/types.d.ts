@@ -1016,6 +1016,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/medical/filings/{filing_id}/change": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 变更备案（POST）
+         * @description 与 PATCH 变更备案相同，供只能发送 POST 的客户端（如微信小程序）使用。
+         */
+        post: operations["change_filing_by_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/medical/filings/{filing_id}/{event}": {
         parameters: {
             query?: never;
@@ -13548,6 +13568,229 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "FILING_NOT_FOUND" | "NOT_FOUND" | "PERSON_NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    change_filing_by_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description 读取时得到的 ETag
+                 * @example "v1"
+                 */
+                "If-Match": string;
+            };
+            path: {
+                filing_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "destination": {
+                 *         "city_code": "460100",
+                 *         "province_code": "460000"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["FilingChange"];
+            };
+        };
+        responses: {
+            /** @description 已变更 */
+            200: {
+                headers: {
+                    /**
+                     * @description 记录的版本，修改时放在 If-Match 里
+                     * @example "v2"
+                     */
+                    ETag?: string;
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "category": "temporary_trip",
+                     *       "category_name": "其他临时外出",
+                     *       "channel": "miniapp",
+                     *       "destination": {
+                     *         "city_code": "440100",
+                     *         "name": "广东省广州市",
+                     *         "province_code": "440000"
+                     *       },
+                     *       "end_date": "2027-05-24",
+                     *       "filing_id": "F3f9c2d7e8a1b4c5d6e7f8",
+                     *       "history": [
+                     *         {
+                     *           "actor": "A3f9c2d7e8a1b4c5d6e7f",
+                     *           "at": "2026-11-22T02:00:00+00:00",
+                     *           "event": "file",
+                     *           "on_behalf": null,
+                     *           "reason": null,
+                     *           "status": "effective"
+                     *         }
+                     *       ],
+                     *       "hospital": null,
+                     *       "late": false,
+                     *       "long_term": false,
+                     *       "person_id": "P3f9c2d7e8a1b4c5d6e7f",
+                     *       "start_date": "2026-11-25",
+                     *       "status": "effective",
+                     *       "version": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["FilingView"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, FILING_INVALID, INVALID_JSON, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "FILING_INVALID" | "INVALID_JSON" | "VALIDATION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: FILING_NOT_FOUND, NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "FILING_NOT_FOUND" | "NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: FILING_CHANGE_LOCKED, FILING_TRANSITION_REFUSED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "FILING_CHANGE_LOCKED" | "FILING_TRANSITION_REFUSED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_FAILED */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_FAILED";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: PRECONDITION_REQUIRED */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PRECONDITION_REQUIRED";
                         };
                     };
                 };
