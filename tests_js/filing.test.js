@@ -76,22 +76,25 @@ test('a temporary trip filed with the commitment letter, its certificate, a chan
   expect(detail.data.checkCode).toBeTruthy()
   expect(qr.scan(phone.canvases['cert-qr'])).toBe(detail.data.checkCode)
 
-  // A change: the contract's PATCH is a method wx.request cannot send, so the page says
-  // what to do instead, and nothing is sent.
+  // A change to Haikou: POST …/change (wx.request has no PATCH) with the ETag read.
   await detail.tap('#change')
   await detail.change('#change-province-picker', String(provinceIndex('460000')))
   await detail.change('#change-city-picker', String(cityIndex('460000', '460100')))
   await detail.tap('#submit-change')
-  expect(detail.data.notice.kind).toBe('error')
-  expect(detail.data.notice.text).toContain('请先取消这条备案，再办一条新的')
+  const changed = phone.requests.find(r => /\/change$/.test(r.url))
+  expect(changed.method).toBe('POST')
+  expect(changed.headers['If-Match']).toBe('"v1"')
+  expect(changed.status).toBe(200)
+  expect(detail.data.notice.text).toBe('备案已变更。')
+  expect(detail.data.filing.destination.name).toBe('海南省海口市')
   expect(phone.requests.some(r => r.method === 'PATCH')).toBe(false)
 
-  // Cancelling (after the confirmation dialog) sends the ETag read with the filing.
-  await detail.tap('#back-to-certificate')
+  // Back on the certificate: cancelling (after the confirmation dialog) sends the new ETag.
+  expect(detail.data.screen).toBe('certificate')
   await detail.tap('#cancel')
   expect(phone.modals[phone.modals.length - 1].title).toBe('取消备案')
   const cancel = phone.requests.find(r => /\/cancel$/.test(r.url))
-  expect(cancel.headers['If-Match']).toBe('"v1"')
+  expect(cancel.headers['If-Match']).toBe('"v2"')  // the version after the change
   expect(cancel.status).toBe(200)
   expect(detail.data.filing.status).toBe('cancelled')
   expect(detail.textOf('#filing-status')).toBe('状态：已取消')

@@ -349,12 +349,12 @@ const filings = {
     return call('GET', `/v1/medical/filings/${enc(filingId)}`)
   },
   /**
-   * The contract's change is PATCH, which wx.request cannot send: this refuses with
-   * METHOD_NOT_SUPPORTED until the server offers the change over POST.
+   * The change by POST …/change (the same as the contract's PATCH, which wx.request
+   * cannot send), at the version the page read.
    * @param {FilingChange} change @returns {Promise<Answer<FilingView>>}
    */
   change(filingId, change, etag) {
-    return call('PATCH', `/v1/medical/filings/${enc(filingId)}`, { body: change, ifMatch: etag })
+    return call('POST', `/v1/medical/filings/${enc(filingId)}/change`, { body: change, ifMatch: etag })
   },
   /** @returns {Promise<Answer<FilingView>>} */
   cancel(filingId, etag) {

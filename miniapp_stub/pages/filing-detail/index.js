@@ -3,8 +3,8 @@
  *
  * The certificate route answers a printable HTML page only; its rows (and the signed
  * check code, 校验码) are read from it and shown natively, the code drawn as a QR code
- * with the vendored encoder. Cancelling is POST …/cancel with If-Match. Changing is
- * PATCH in the contract, which wx.request cannot send: the page says what to do instead.
+ * with the vendored encoder. Cancelling is POST …/cancel and changing POST …/change
+ * (wx.request cannot send the contract's PATCH), both with If-Match.
  */
 const api = require('../../api/client')
 const fmt = require('../../utils/format')
@@ -134,16 +134,7 @@ Component({
         return
       }
       await this.guarded(async () => {
-        try {
-          await api.filings.change(this.data.filingId, change, this.data.etag)
-        } catch (err) {
-          if (err.code === 'METHOD_NOT_SUPPORTED') {
-            err.message = this.data.filing.long_term
-              ? '小程序暂时不能直接变更长期备案。请拨打 12333 或到医保经办窗口办理变更。'
-              : '小程序暂时不能直接变更备案。请先取消这条备案，再办一条新的；也可以拨打 12333 办理变更。'
-          }
-          throw err
-        }
+        await api.filings.change(this.data.filingId, change, this.data.etag)
         this.setData({ screen: 'certificate' })
         await this.load()
         this.showOk('备案已变更。')
