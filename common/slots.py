@@ -15,11 +15,16 @@ long day from the top down, a chunk at a time.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import calendar
+import json
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from common.clock import as_utc
+from common.errors import ValidationFailed
 from common.mongo import Collection, Document, insert_once
 
 FIRST_YEAR = 2016  # nothing in this service is older: the walk back stops here
@@ -72,14 +77,39 @@ class SlotLists:
         return await self._items.find_one({"_id": _slot(key, position)}, {"_id": 1}) is not None
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where a walk stopped: a day, and for each key how many of that day's slots are
+    still unread (slots are read from the top down). Exact, whatever the items' times."""
+
+    day: date
+    unread: dict[str, int]
+
+    def encode(self) -> str:
+        raw = json.dumps({"d": self.day.isoformat(), "u": self.unread}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str, field: str = "after") -> Position:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            unread = {str(k): int(v) for k, v in dict(raw["u"]).items()}
+            if any(v < 0 for v in unread.values()):
+                raise ValueError("negative position")
+            return cls(date.fromisoformat(raw["d"]), unread)
+        except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
+            raise ValidationFailed("not a cursor this service gave out", field=field) from None
+
+
 class DayIndex:
     """Items filed under (key, day), each with an ``at`` time and an ``id``; read back
-    newest first across several keys, from any (at, id) position onwards.
+    newest day first, and within a day newest first across several keys, resumable from
+    the exact ``Position`` a walk reached.
 
-    Within one (key, day) list, slot order is append order, which is time order: items
-    of one instant are ordered by id when read, so pages never repeat or skip them. Two
-    appends racing with different times may land in reverse slot order; only then may a
-    page boundary between exactly those two repeat or skip one."""
+    Within one (key, day) list the order is append order (slot order), which is time
+    order as long as the writers' clocks agree; the merge across keys takes the newest
+    head. The order is a fixed function of the stored slots, so a page boundary never
+    repeats or skips an item, even when clocks disagree."""
 
     def __init__(self, lists: SlotLists) -> None:
         self._lists = lists
@@ -92,20 +122,21 @@ class DayIndex:
         await self._lists.mark(f"{key}@{day:%Y}")
 
     async def newest_first(self, keys: Sequence[str], newest: date,
-                           before: tuple[datetime, str] | None = None
-                           ) -> AsyncIterator[Document]:
-        """Every key's items, newest first, strictly older than ``before`` if given."""
-        async for day in self._days(keys, newest):
-            readers = [_Reader(self._lists, f"{k}@{day.isoformat()}") for k in keys]
-            await asyncio.gather(*[r.open(before) for r in readers])
+                           after: Position | None = None
+                           ) -> AsyncIterator[tuple[Document, Position]]:
+        """Every key's items with the position just after each, from ``after`` on."""
+        start = min(newest, after.day) if after else newest
+        async for day in self._days(keys, start):
+            resume = after.unread if after is not None and day == after.day else {}
+            readers = {k: _Reader(self._lists, f"{k}@{day.isoformat()}") for k in keys}
+            await asyncio.gather(*[r.open(resume.get(k)) for k, r in readers.items()])
             while True:
-                heads = [(head, r) for r in readers if (head := r.head()) is not None]
+                heads = [(head, r) for r in readers.values() if (head := r.head()) is not None]
                 if not heads:
                     break
                 item, reader = max(heads, key=lambda pair: _order(pair[0]))
                 await reader.pop()
-                if before is None or _order(item) < before:
-                    yield item
+                yield item, Position(day, {k: r.unread for k, r in readers.items()})
 
     async def _days(self, keys: Sequence[str], newest: date) -> AsyncIterator[date]:
         """Days from ``newest`` back to the first year that may have items, skipping years
@@ -135,17 +166,21 @@ class _Reader:
 
     def __init__(self, lists: SlotLists, key: str) -> None:
         self._lists, self._key = lists, key
-        self._buffer: list[Document] = []
-        self._next = 0  # slots below this are still unread
+        self._buffer: list[tuple[int, Document]] = []  # (slot, item), top slot first
+        self._next = 0  # slots below this are not read yet
 
-    async def open(self, before: tuple[datetime, str] | None) -> None:
-        self._next = await self._lists.length(self._key)
-        if before is not None and self._next:
-            self._next = await self._first_older(before)
+    async def open(self, unread: int | None) -> None:
+        length = await self._lists.length(self._key)
+        self._next = length if unread is None else min(unread, length)
         await self._fill()
 
+    @property
+    def unread(self) -> int:
+        """Slots not yet emitted: everything below the head (or below what is read)."""
+        return self._buffer[0][0] + 1 if self._buffer else self._next
+
     def head(self) -> Document | None:
-        return self._buffer[0] if self._buffer else None
+        return self._buffer[0][1] if self._buffer else None
 
     async def pop(self) -> None:
         self._buffer.pop(0)
@@ -153,34 +188,12 @@ class _Reader:
             await self._fill()
 
     async def _fill(self) -> None:
-        """The next chunk below, newest first by (time, id). Items appended at the same
-        instant may lie in any slot order, so a chunk never splits such a group: it grows
-        downwards while the slot below holds the same time as the oldest item read."""
-        low = max(0, self._next - self.CHUNK)
-        found = [d for d in await self._lists.slots(self._key, range(low, self._next))
-                 if d is not None]
-        while low > 0 and found:
-            [below] = await self._lists.slots(self._key, [low - 1])
-            if below is None or as_utc(below["at"]) != min(as_utc(d["at"]) for d in found):
-                break
-            found.append(below)
-            low -= 1
-        self._buffer = sorted(found, key=_order, reverse=True)
-        self._next = low
-
-    async def _first_older(self, before: tuple[datetime, str]) -> int:
-        """The first slot whose time is after ``before``'s (bisect on time alone: among
-        equal times the slot order says nothing). Reading starts just below it; the walk
-        drops the items of ``before``'s own instant that are not older than it."""
-        low, high = 0, self._next
-        while low < high:
-            middle = (low + high) // 2
-            [doc] = await self._lists.slots(self._key, [middle])
-            if doc is not None and as_utc(doc["at"]) <= before[0]:
-                low = middle + 1
-            else:
-                high = middle
-        return low
+        while not self._buffer and self._next > 0:
+            low = max(0, self._next - self.CHUNK)
+            slots = range(self._next - 1, low - 1, -1)
+            found = await self._lists.slots(self._key, slots)
+            self._buffer = [(n, d) for n, d in zip(slots, found, strict=True) if d is not None]
+            self._next = low
 
 
 def _order(item: Document) -> tuple[datetime, str]:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from auth.access import region_prefix
 from auth.model import Forbidden, Principal, Role
 from common.masking import mask_id_number
-from common.pagination import Cursor
 from medical_insurance.model import Filing, Status
 from people.model import PersonNotFound
 
@@ -42,14 +41,13 @@ async def search_filings(agent: Principal, *, person_id: str | None, status: Sta
         region_prefix(region) for region in agent.regions)
     stored, more = await ctx.repo.search(
         region_prefixes=prefixes, person_id=person_id, statuses=_stored_as(status),
-        since=since, until=until, limit=limit, now=ctx.clock.now(),
-        after=Cursor.decode(after, "after") if after else None)
+        since=since, until=until, limit=limit, now=ctx.clock.now(), after=after)
     today = ctx.today()
     found = [f for f in stored if status is None or f.status_on(today) is status]
     await ctx.audit.record(actor=agent.subject, action="filing.search",
                            object=person_id or "-", outcome=str(len(found)),
                            client_ip=client_ip)
-    return FilingPage(found, more.encode() if more else None)
+    return FilingPage(found, more)
 
 
 async def filings_of(person_id: str, *, status: Status | None = None,

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
 
 from common.clock import as_utc
 from common.mongo import Collection, Database, Document, IndexSpec, insert_once
 from common.pagination import Cursor
-from common.slots import DayIndex, SlotLists
+from common.slots import DayIndex, Position, SlotLists
 from common.versioning import Derived, Stepper
 from medical_insurance.model import Category, Destination, Filing, Status
 
 FILINGS = "filings"
 SETTLEMENTS = "settlements"
+T = TypeVar("T")
 FILING_LISTS = "filing_lists"
+LISTING_LEASE = timedelta(minutes=1)
 LISTS_COMPLETE = "lists-complete:v1"
 INDEXES = [
     IndexSpec(FILINGS, [("person_id", 1), ("created_at", -1)], name="person"),
@@ -64,6 +67,12 @@ class FilingRepository:
             await self._list(_filing(doc), doc.get("region_code", ""))
 
     async def _list(self, filing: Filing, region_code: str) -> None:
+        """List a filing once: a create and its retry racing to list it take a lapsing
+        lease first, so only one writes (one that died is taken over after the lease)."""
+        lease = await self._stepper.guard.claim_lapsing(
+            f"listing:{filing.filing_id}", ttl=LISTING_LEASE, owner=secrets.token_hex(8))
+        if lease is not None:
+            return  # another request is listing it right now
         entry = {"at": filing.created_at, "id": filing.filing_id}
         day = as_utc(filing.created_at).date()
         await asyncio.gather(
@@ -91,21 +100,23 @@ class FilingRepository:
     async def of_person(self, person_id: str) -> list[Filing]:
         """A person's filings, newest first."""
         entries = await self._lists.items(_person_key(person_id))
-        found = await self._many([e["id"] for e in entries])
+        # A filing is listed twice when a create and its retry both finish the listing
+        # (neither saw the other's marker yet): each filing counts once.
+        found = await self._many(list(dict.fromkeys(e["id"] for e in entries)))
         return sorted((f for _, f in found), key=lambda f: (as_utc(f.created_at), f.filing_id),
                       reverse=True)
 
     async def search(self, *, region_prefixes: Sequence[str] | None, person_id: str | None,
                      statuses: Sequence[Status] | None, since: date | None,
                      until: date | None, limit: int, now: datetime,
-                     after: Cursor | None = None) -> tuple[list[Filing], Cursor | None]:
+                     after: str | None = None) -> tuple[list[Filing], str | None]:
         """Filings newest first: of the regions whose codes start with one of
         ``region_prefixes`` (the person's region, stored with the filing; None: every
         region), of one person, stored in one of ``statuses``, starting within
         [since, until]. None and empty filters do not filter, except an empty list of
-        regions, which covers nothing. Returns up to ``limit`` filings and the cursor to
-        go on from (None: nothing more); a page may hold fewer than ``limit`` when the
-        filters are rare, since a page examines at most SCAN_LIMIT filings."""
+        regions, which covers nothing. Returns up to ``limit`` filings and the opaque
+        cursor to go on from (None: nothing more); a page may hold fewer than ``limit``
+        when the filters are rare, since a page examines at most SCAN_LIMIT filings."""
         if region_prefixes is not None and not region_prefixes:
             return [], None
 
@@ -115,31 +126,39 @@ class FilingRepository:
                     and (since is None or filing.start_date >= since)
                     and (until is None or filing.start_date <= until))
 
-        before = (after.at, after.record_id) if after else None
-        if person_id:
-            candidates = _ids_after(await self._lists.items(_person_key(person_id)), before)
+        candidates: AsyncIterator[tuple[Document, str]]
+        if person_id:  # a person's few filings: sorted whole, resumed by (time, id)
+            entries = await self._lists.items(_person_key(person_id))
+            candidates = _ids_after(entries, Cursor.decode(after, "after") if after else None)
         else:
             keys = ["*"] if region_prefixes is None else [f"r{p}" for p in region_prefixes]
-            candidates = self._by_day.newest_first(keys, as_utc(now).date(), before)
+            candidates = _positioned(self._by_day.newest_first(
+                keys, as_utc(now).date(), Position.decode(after) if after else None))
         return await self._page(candidates, wanted, limit)
 
-    async def _page(self, candidates: AsyncIterator[Document],
+    async def _page(self, candidates: AsyncIterator[tuple[Document, str]],
                     wanted: Callable[[Filing, str], bool], limit: int
-                    ) -> tuple[list[Filing], Cursor | None]:
+                    ) -> tuple[list[Filing], str | None]:
+        """Up to ``limit`` wanted filings, and the position after the last one (or after
+        the last examined, when SCAN_LIMIT ends the page)."""
         page: list[Filing] = []
         examined = 0
-        async for entries in _chunks(candidates, limit + 1):
+        seen: set[str] = set()  # a filing listed twice (see _list) is shown once
+        last = ""
+        async for chunk in _chunks(candidates, limit + 1):
             docs = await asyncio.gather(*[self._filings.find_one({"_id": e["id"]})
-                                          for e in entries])
-            for entry, doc in zip(entries, docs, strict=True):
+                                          for e, _ in chunk])
+            for (entry, position), doc in zip(chunk, docs, strict=True):
                 examined += 1
-                if doc is not None and wanted(filing := _filing(doc),
-                                              doc.get("region_code", "")):
+                if entry["id"] not in seen and doc is not None and wanted(
+                        filing := _filing(doc), doc.get("region_code", "")):
                     if len(page) == limit:
-                        return page, _cursor(page[-1])
+                        return page, last
                     page.append(filing)
+                seen.add(entry["id"])
+                last = position
                 if examined >= self.SCAN_LIMIT:
-                    return page, Cursor(as_utc(entry["at"]), entry["id"])
+                    return page, position
         return page, None
 
     async def _many(self, filing_ids: Sequence[str]) -> list[tuple[str, Filing]]:
@@ -155,15 +174,22 @@ class FilingRepository:
         return await insert_once(self._settlements, {"_id": record["settlement_no"], **record})
 
 
-async def _ids_after(entries: Sequence[Document], before: tuple[datetime, str] | None
-                     ) -> AsyncIterator[Document]:
+async def _ids_after(entries: Sequence[Document], before: Cursor | None
+                     ) -> AsyncIterator[tuple[Document, str]]:
     for entry in sorted(entries, key=lambda e: (as_utc(e["at"]), e["id"]), reverse=True):
-        if before is None or (as_utc(entry["at"]), entry["id"]) < before:
-            yield entry
+        at = as_utc(entry["at"])
+        if before is None or (at, entry["id"]) < (before.at, before.record_id):
+            yield entry, Cursor(at, entry["id"]).encode()
 
 
-async def _chunks(items: AsyncIterator[Document], size: int) -> AsyncIterator[list[Document]]:
-    chunk: list[Document] = []
+async def _positioned(walk: AsyncIterator[tuple[Document, Position]]
+                      ) -> AsyncIterator[tuple[Document, str]]:
+    async for entry, position in walk:
+        yield entry, position.encode()
+
+
+async def _chunks(items: AsyncIterator[T], size: int) -> AsyncIterator[list[T]]:
+    chunk: list[T] = []
     async for item in items:
         chunk.append(item)
         if len(chunk) == size:
@@ -171,10 +197,6 @@ async def _chunks(items: AsyncIterator[Document], size: int) -> AsyncIterator[li
             chunk = []
     if chunk:
         yield chunk
-
-
-def _cursor(filing: Filing) -> Cursor:
-    return Cursor(as_utc(filing.created_at), filing.filing_id)
 
 
 def _person_key(person_id: str) -> str:

@@ -12,8 +12,7 @@ from datetime import date, datetime, timedelta
 
 from common.clock import as_utc
 from common.mongo import Collection, Database, Document, insert_once
-from common.pagination import Cursor
-from common.slots import DayIndex, SlotLists
+from common.slots import DayIndex, Position, SlotLists
 from common.versioning import Stepper
 from pension_cert.visit_model import HomeVisit, VisitResult, VisitStatus
 
@@ -79,22 +78,24 @@ class VisitRepository:
 
     async def queue(self, *, region_prefixes: Sequence[str] | None,
                     status: VisitStatus | None, now: datetime, limit: int,
-                    after: Cursor | None) -> tuple[list[HomeVisit], Cursor | None]:
+                    after: Position | None) -> tuple[list[HomeVisit], Position | None]:
+        """Bookings of these regions, newest first; the position after the page's last."""
         keys = ["*"] if region_prefixes is None else [f"r{p}" for p in region_prefixes]
         if region_prefixes is not None and not region_prefixes:
             return [], None
-        before = (after.at, after.record_id) if after else None
         page: list[HomeVisit] = []
         examined = 0
-        async for entry in self._by_day.newest_first(keys, as_utc(now).date(), before):
+        last: Position | None = None
+        async for entry, position in self._by_day.newest_first(keys, as_utc(now).date(), after):
             examined += 1
             visit = await self.get(entry["id"])
             if visit is not None and (status is None or visit.status is status):
                 if len(page) == limit:
-                    return page, Cursor(as_utc(page[-1].created_at), page[-1].booking_id)
+                    return page, last
                 page.append(visit)
+            last = position
             if examined >= SCAN_LIMIT:
-                return page, Cursor(as_utc(entry["at"]), entry["id"])
+                return page, position
         return page, None
 
 

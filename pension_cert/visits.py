@@ -9,7 +9,7 @@ from datetime import date
 
 from auth.access import covers, region_prefix
 from auth.model import Forbidden, Principal, Role
-from common.pagination import Cursor
+from common.slots import Position
 from pension_cert.context import CertContext, pensioner
 from pension_cert.cycle import agent_certify
 from pension_cert.visit_model import (
@@ -70,7 +70,7 @@ async def visit_queue(agent: Principal, *, status: VisitStatus | None, after: st
         region_prefix(r) for r in agent.regions)
     found, more = await ctx.visits.queue(
         region_prefixes=prefixes, status=status, now=ctx.clock.now(), limit=limit,
-        after=Cursor.decode(after, "after") if after else None)
+        after=Position.decode(after) if after else None)
     await ctx.audit.record(actor=agent.subject, action="home_visit.queue", object="-",
                            outcome=str(len(found)))
     return found, more.encode() if more else None

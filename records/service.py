@@ -10,6 +10,7 @@ the good ones.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -97,7 +98,9 @@ async def feed_contribution(raw: Mapping[str, str], *, ctx: RecordsContext) -> s
 async def _import_batch(batch: Sequence[tuple[int, ContributionRow]],
                         report: ContributionReport, ctx: RecordsContext) -> None:
     people = await _people_of(batch, ctx)
-    history = {pid: await ctx.contributions.of_person(pid) for pid in set(people.values())}
+    ids = sorted(set(people.values()))
+    history = dict(zip(ids, await asyncio.gather(
+        *[ctx.contributions.of_person(pid) for pid in ids]), strict=True))
     new: list[tuple[int, Contribution]] = []
     for line, row in batch:
         person_id = people.get(row.id_number)
@@ -117,12 +120,8 @@ async def _import_batch(batch: Sequence[tuple[int, ContributionRow]],
 async def _people_of(batch: Sequence[tuple[int, ContributionRow]], ctx: RecordsContext
                      ) -> dict[str, str]:
     numbers = sorted({row.id_number for _, row in batch})
-    found = {}
-    for number in numbers:
-        person = await ctx.people.find_by_id_number(number)
-        if person is not None:
-            found[number] = person.person_id
-    return found
+    people = await asyncio.gather(*[ctx.people.find_by_id_number(n) for n in numbers])
+    return {n: p.person_id for n, p in zip(numbers, people, strict=True) if p is not None}
 
 
 def _same_or_refuse(line: int, row: ContributionRow, stored: Contribution,
@@ -180,8 +179,8 @@ async def _store(new: list[tuple[int, Contribution]], report: ContributionReport
         to_list[record.person_id].append(record)
         report.stored += 1
         report.corrected += record.version > 1
-    for person_id, rows in to_list.items():
-        await ctx.contributions.list_for(person_id, rows)
+    await asyncio.gather(*[ctx.contributions.list_for(person_id, rows)
+                           for person_id, rows in to_list.items()])
 
 
 def _same(a: Contribution, b: Contribution) -> bool:

@@ -400,3 +400,25 @@ async def test_a_client_without_patch_changes_a_filing_by_post(api, deps, standi
     stale = await api.post(path, json_body={"destination": HAIKOU},
                            headers={**token, "If-Match": filed.headers["ETag"]})
     assert stale.status == 412
+
+
+async def test_a_filing_listed_twice_by_racing_requests_shows_once(api, deps, standins, clock):
+    """A create and its retry may both finish listing the same filing: lists show it once."""
+    person_id, token, _ = await citizen(api, deps, standins)
+    filed = (await file(api, token, body_for(Category.TEMPORARY_TRIP, person_id))).json()
+    filing = await deps.filings.repo.get(filed["filing_id"])
+    person = await deps.people.get(person_id)
+    await deps.filings.repo._list(filing, person.region_code)  # the racing second listing
+    mine = await api.get(f"/v1/medical/filings?person_id={person_id}", headers=token)
+    assert [f["filing_id"] for f in mine.json()["filings"]] == [filed["filing_id"]]
+    _, totp = await console_account(deps, "agent-twice", regions=("150100",))
+    agent = bearer((await console_login(api, clock, "agent-twice", totp)).json()["access_token"])
+    seen, after = [], ""
+    while True:
+        page = (await api.get(f"/v1/medical/filings?limit=3&after={after}",
+                              headers=agent)).json()
+        seen += [f["filing_id"] for f in page["filings"]]
+        if not page.get("next_cursor"):
+            break
+        after = page["next_cursor"]
+    assert seen.count(filed["filing_id"]) == 1, filed["filing_id"]

@@ -9,6 +9,8 @@ import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from common.slots import DayIndex, SlotLists
 
 
@@ -19,6 +21,11 @@ async def test_concurrent_appends_take_distinct_contiguous_slots(deps):
     assert sorted(positions) == list(range(12))
     assert await lists.length(key) == 12
     assert sorted(item["n"] for item in await lists.items(key)) == list(range(12))
+
+
+async def walk(index, keys, newest, after=None):
+    return [(item["id"], position) async for item, position
+            in index.newest_first(keys, newest, after)]
 
 
 async def test_a_day_walk_returns_items_newest_first_from_any_position(deps):
@@ -33,33 +40,35 @@ async def test_a_day_walk_returns_items_newest_first_from_any_position(deps):
         await index.add(key_a if n % 3 else key_b, item["at"].date(), item)
     newest = date(2026, 11, 25)
     expected = [i["id"] for i in sorted(items, key=lambda i: (i["at"], i["id"]), reverse=True)]
-    walked = [i["id"] async for i in index.newest_first([key_a, key_b], newest)]
-    assert walked == expected
-    for cut in (1, 17, 25, 39):  # resume strictly after the cut-th item
-        at = next(i["at"] for i in items if i["id"] == expected[cut])
-        rest = [i["id"] async for i in index.newest_first(
-            [key_a, key_b], newest, before=(at, expected[cut]))]
-        assert rest == expected[cut + 1:]
-    only_b = [i["id"] async for i in index.newest_first([key_b], newest)]
-    assert only_b == [i for i in expected if int(i) % 3 == 0]
+    walked = await walk(index, [key_a, key_b], newest)
+    assert [i for i, _ in walked] == expected
+    for cut in (0, 1, 17, 25, 38):  # resume just after the cut-th item
+        rest = await walk(index, [key_a, key_b], newest, walked[cut][1])
+        assert [i for i, _ in rest] == expected[cut + 1:]
+    only_b = await walk(index, [key_b], newest)
+    assert [i for i, _ in only_b] == [i for i in expected if int(i) % 3 == 0]
 
 
-async def test_items_of_one_instant_page_in_id_order_without_repeats(deps):
-    """Many items share one time (a batch, a frozen clock) and land in slots out of id
-    order: every resume point still yields exactly the rest, by (time, id)."""
+async def test_resuming_never_repeats_or_skips_even_when_clocks_disagree(deps):
+    """Items of one instant, and items appended with times out of order (two processes
+    whose clocks differ): every resume point yields exactly the rest of the walk."""
     index = DayIndex(SlotLists(deps.db["test_slots"]))
-    key = "t" + secrets.token_hex(4)
+    key_a, key_b = "c" + secrets.token_hex(4), "d" + secrets.token_hex(4)
     at = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
-    ids = [f"{n:03d}" for n in range(40)]
-    shuffled = ids[::7] + [i for i in ids if i not in ids[::7]]  # slot order != id order
-    for item_id in shuffled:
-        await index.add(key, at.date(), {"at": at, "id": item_id})
-    later = at + timedelta(minutes=1)
-    await index.add(key, at.date(), {"at": later, "id": "000"})
-    expected = [(later, "000")] + [(at, i) for i in reversed(ids)]
-    walked = [(i["at"], i["id"]) async for i in index.newest_first([key], date(2026, 5, 2))]
-    assert [(a.replace(tzinfo=UTC) if a.tzinfo is None else a, i) for a, i in walked] == expected
-    for cut in (0, 1, 5, 16, 17, 33):
-        rest = [i["id"] async for i in index.newest_first([key], date(2026, 5, 2),
-                                                          before=expected[cut])]
-        assert rest == [i for _, i in expected[cut + 1:]], cut
+    offsets = [0, 0, 0, 5, -3, 0, 7, 7, -1, 2, 0, 0, 4, -2, 9, 0, 0, 1, 1, -4, 3, 0, 0, 0, 6]
+    for n, minutes in enumerate(offsets * 2):
+        await index.add(key_a if n % 2 else key_b, at.date(),
+                        {"at": at + timedelta(minutes=minutes), "id": f"{n:03d}"})
+    newest = date(2026, 5, 2)
+    whole = await walk(index, [key_a, key_b], newest)
+    assert sorted(i for i, _ in whole) == [f"{n:03d}" for n in range(50)]  # each once
+    for cut in range(len(whole)):
+        rest = await walk(index, [key_a, key_b], newest, whole[cut][1])
+        assert [i for i, _ in rest] == [i for i, _ in whole[cut + 1:]], cut
+
+
+async def test_a_position_from_elsewhere_is_refused(deps):
+    from common.errors import ValidationFailed
+    from common.slots import Position
+    with pytest.raises(ValidationFailed):
+        Position.decode("bm90LWEtY3Vyc29y")
