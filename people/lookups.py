@@ -19,6 +19,7 @@ the reader, which checks each person it finds against the registry, drops it.
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from pymongo.errors import BulkWriteError
@@ -60,12 +61,22 @@ class PersonLookups:
         todo = [pair for pair, found in zip(pairs, filed, strict=True) if found is None]
         if not todo:
             return
-        # Most keys are new: their first slot is taken in one round trip; the rest (a
-        # shared phone, a common name) append one by one.
+        # Each key's length is probed once (all keys at once), its new entries take the
+        # next slots in one round trip; a slot a concurrent import took meanwhile is
+        # appended again one by one. A common name filed for hundreds of people in one
+        # import thus costs a probe per batch, not one per person.
+        groups: dict[str, list[str]] = defaultdict(list)
+        for key, pid in todo:
+            groups[key].append(pid)
+        keys = list(groups)
+        lengths = await asyncio.gather(*[self._length(key) for key in keys])
+        planned = [(key, pid, length + n) for key, length in zip(keys, lengths, strict=True)
+                   for n, pid in enumerate(groups[key])]
         taken = await _insert_each(self._items, [
-            {"_id": _slot(key, 0), "person_id": pid} for key, pid in todo])
+            {"_id": _slot(key, slot), "person_id": pid} for key, pid, slot in planned])
         for index in sorted(taken):
-            await self._append(*todo[index])
+            key, pid, _ = planned[index]
+            await self._append(key, pid)
         await _insert_each(self._items, [{"_id": _marker(k, pid)} for k, pid in todo])
 
     async def _append(self, key: str, person_id: str) -> None:
