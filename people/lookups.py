@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Collection as Collection_
 from collections.abc import Iterable, Sequence
 
 from pymongo.errors import BulkWriteError
@@ -51,33 +52,51 @@ class PersonLookups:
     def __init__(self, db: Database) -> None:
         self._items: Collection = db[LOOKUPS]
 
-    async def file(self, people: Iterable[Person]) -> None:
-        """File each person under their keys, once per (key, person)."""
+    async def file(self, people: Iterable[Person], new: Collection_[str] = frozenset()
+                   ) -> None:
+        """File each person under their keys, once per (key, person). ``new``: people
+        just stored, who cannot be filed yet (their markers need no look-up)."""
         pairs = list(dict.fromkeys((key, p.person_id) for p in people for key in keys_of(p)))
         if not pairs:
             return
+        known = [pair for pair in pairs if pair[1] not in new]
         filed = await asyncio.gather(*[self._items.find_one({"_id": _marker(k, pid)}, {"_id": 1})
-                                       for k, pid in pairs])
-        todo = [pair for pair, found in zip(pairs, filed, strict=True) if found is None]
+                                       for k, pid in known])
+        done = {pair for pair, found in zip(known, filed, strict=True) if found is not None}
+        todo = [pair for pair in pairs if pair not in done]
         if not todo:
             return
-        # Each key's length is probed once (all keys at once), its new entries take the
-        # next slots in one round trip; a slot a concurrent import took meanwhile is
-        # appended again one by one. A common name filed for hundreds of people in one
-        # import thus costs a probe per batch, not one per person.
         groups: dict[str, list[str]] = defaultdict(list)
         for key, pid in todo:
             groups[key].append(pid)
-        keys = list(groups)
-        lengths = await asyncio.gather(*[self._length(key) for key in keys])
-        planned = [(key, pid, length + n) for key, length in zip(keys, lengths, strict=True)
-                   for n, pid in enumerate(groups[key])]
-        taken = await _insert_each(self._items, [
-            {"_id": _slot(key, slot), "person_id": pid} for key, pid, slot in planned])
-        for index in sorted(taken):
-            key, pid, _ = planned[index]
-            await self._append(key, pid)
+        await self._file_groups(groups)
         await _insert_each(self._items, [{"_id": _marker(k, pid)} for k, pid in todo])
+
+    async def _file_groups(self, groups: dict[str, list[str]]) -> None:
+        """Most keys are new (a phone, a name of a year): each key's entries take slots
+        0, 1, … in one round trip. A key that exists already is probed once for its
+        length and its entries take the next slots, again in one round trip; a slot a
+        concurrent import took meanwhile is appended one by one."""
+        first = await _insert_each(self._items, [
+            {"_id": _slot(key, n), "person_id": pid}
+            for key, pids in groups.items() for n, pid in enumerate(pids)])
+        planned = [(key, pid) for key, pids in groups.items() for pid in pids]
+        existing = list(dict.fromkeys(planned[i][0] for i in first))
+        if not existing:
+            return
+        # A key whose slot 0 was taken before: its entries go after what is there.
+        lengths = dict(zip(existing, await asyncio.gather(
+            *[self._length(key) for key in existing]), strict=True))
+        retry = [(planned[i][0], planned[i][1]) for i in sorted(first)]
+        # Entries of such a key that did land (at slots past the old list's end) stay
+        # where they are: the list is still contiguous, and the rest go after them.
+        later: dict[str, int] = defaultdict(int)
+        docs = []
+        for key, pid in retry:
+            docs.append({"_id": _slot(key, lengths[key] + later[key]), "person_id": pid})
+            later[key] += 1
+        for index in sorted(await _insert_each(self._items, docs)):
+            await self._append(*retry[index])
 
     async def _append(self, key: str, person_id: str) -> None:
         position = await self._length(key)

@@ -101,6 +101,7 @@ class PeopleRepository:
         totals = {"created": 0, "updated": 0, "unchanged": 0}
         new_pensioners: list[Person] = []
         people: list[Person] = []
+        created: set[str] = set()  # stored by this call: filed under no key yet
         fresh = [d for number, d in latest.items() if number not in existing]
         if fresh:
             docs = [{"_id": new_person_id(), **_to_fields(d)} for d in fresh]
@@ -118,6 +119,7 @@ class PeopleRepository:
                 person = _from_doc(doc)
                 totals["created"] += 1
                 people.append(person)
+                created.add(person.person_id)
                 if person.is_pensioner:
                     new_pensioners.append(person)
             for i in sorted(failed):  # lost a race with a concurrent import: one by one
@@ -132,7 +134,7 @@ class PeopleRepository:
             people.append(person)
             if became:
                 new_pensioners.append(person)
-        await self.lookups.file(people)
+        await self.lookups.file(people, new=created)
         return UpsertOutcome(new_pensioners=tuple(new_pensioners), people=tuple(people),
                              **totals)
 
