@@ -217,3 +217,28 @@ async def test_upsert_batch_handles_existing_new_and_repeated_rows(deps):
     renamed_person = await people.find_by_id_number(first.id_number)
     assert renamed_person is not None
     assert renamed_person.name == "孙七七"
+
+
+async def test_one_import_files_many_people_under_a_key_that_exists_already(deps):
+    """A common name of one year and league: three people filed earlier, then one batch
+    of five more (and a repeat of the earlier three) — the list holds all eight, once."""
+    from datetime import date as day
+
+    from people.lookups import name_key
+    from people.model import check_character
+    from people.service import parse_row
+
+    def row(seq: int):
+        first17 = f"150105{day(1961, 2, 3):%Y%m%d}{seq:03d}"
+        return parse_row({"id_number": first17 + check_character(first17), "name": "李桂兰",
+                          "region_code": "150105", "person_type": "retiree", "phone": "",
+                          "monthly_pension_fen": "250000"}, day(2026, 11, 22))
+
+    earlier = [row(n) for n in range(901, 904)]
+    await deps.people.upsert_batch(earlier)
+    await deps.people.upsert_batch(earlier + [row(n) for n in range(904, 909)])
+    filed = await deps.people.lookups.person_ids(name_key("李桂兰", 1961, "1501"))
+    stored = [await deps.people.find_by_id_number(r.id_number) for r in
+              earlier + [row(n) for n in range(904, 909)]]
+    assert sorted(filed) == sorted(p.person_id for p in stored if p is not None)
+    assert len(filed) == 8
