@@ -196,6 +196,18 @@ class _Reader:
             self._next = low
 
 
+def region_keys(region_code: str) -> list[str]:
+    """The day-index keys a record of ``region_code`` is filed under: every prefix an
+    agent's regions may have (province 2, league 4, county 6 digits, as
+    ``auth.access.region_prefix`` cuts them), and ``*`` for an admin's view of all."""
+    return ["*"] + [f"r{region_code[:n]}" for n in (2, 4, 6) if len(region_code) >= n]
+
+
+def prefix_keys(region_prefixes: Sequence[str] | None) -> list[str]:
+    """The keys to walk for these prefixes (None: every region)."""
+    return ["*"] if region_prefixes is None else [f"r{p}" for p in region_prefixes]
+
+
 def _order(item: Document) -> tuple[datetime, str]:
     return as_utc(item["at"]), str(item["id"])
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from common.clock import as_utc
 from common.mongo import Collection, Database, Document, IndexSpec, insert_once
 from common.pagination import Cursor
-from common.slots import DayIndex, Position, SlotLists
+from common.slots import DayIndex, Position, SlotLists, prefix_keys, region_keys
 from common.versioning import Derived, Stepper
 from medical_insurance.model import Category, Destination, Filing, Status
 
@@ -77,7 +77,7 @@ class FilingRepository:
         day = as_utc(filing.created_at).date()
         await asyncio.gather(
             self._lists.append(_person_key(filing.person_id), entry),
-            *[self._by_day.add(key, day, entry) for key in _region_keys(region_code)])
+            *[self._by_day.add(key, day, entry) for key in region_keys(region_code)])
         await self._lists.mark(_listed(filing.filing_id))
 
     async def list_unlisted(self) -> int:
@@ -131,7 +131,7 @@ class FilingRepository:
             entries = await self._lists.items(_person_key(person_id))
             candidates = _ids_after(entries, Cursor.decode(after, "after") if after else None)
         else:
-            keys = ["*"] if region_prefixes is None else [f"r{p}" for p in region_prefixes]
+            keys = prefix_keys(region_prefixes)
             candidates = _positioned(self._by_day.newest_first(
                 keys, as_utc(now).date(), Position.decode(after) if after else None))
         return await self._page(candidates, wanted, limit)
@@ -207,10 +207,6 @@ def _listed(filing_id: str) -> str:
     return f"listed:{filing_id}"
 
 
-def _region_keys(region_code: str) -> list[str]:
-    """Every prefix an agent's regions may have (auth.access.region_prefix: province 2,
-    league 4, county 6 digits), and ``*`` for an admin's view of all regions."""
-    return ["*"] + [f"r{region_code[:n]}" for n in (2, 4, 6) if len(region_code) >= n]
 
 
 def changes_doc(filing: Filing) -> Document:

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from common.clock import as_utc
 from common.mongo import Collection, Database, Document, insert_once
-from common.slots import DayIndex, Position, SlotLists
+from common.slots import DayIndex, Position, SlotLists, prefix_keys, region_keys
 from common.versioning import Stepper
 from pension_cert.visit_model import HomeVisit, VisitResult, VisitStatus
 
@@ -55,7 +55,7 @@ class VisitRepository:
             entry = {"at": visit.created_at, "id": visit.booking_id}
             day = as_utc(visit.created_at).date()
             await asyncio.gather(*[self._by_day.add(key, day, entry)
-                                   for key in _region_keys(visit.region_code)])
+                                   for key in region_keys(visit.region_code)])
         return visit.booking_id
 
     async def get(self, booking_id: str) -> HomeVisit | None:
@@ -80,7 +80,7 @@ class VisitRepository:
                     status: VisitStatus | None, now: datetime, limit: int,
                     after: Position | None) -> tuple[list[HomeVisit], Position | None]:
         """Bookings of these regions, newest first; the position after the page's last."""
-        keys = ["*"] if region_prefixes is None else [f"r{p}" for p in region_prefixes]
+        keys = prefix_keys(region_prefixes)
         if region_prefixes is not None and not region_prefixes:
             return [], None
         page: list[HomeVisit] = []
@@ -99,8 +99,6 @@ class VisitRepository:
         return page, None
 
 
-def _region_keys(region_code: str) -> list[str]:
-    return ["*"] + [f"r{region_code[:n]}" for n in (2, 4, 6) if len(region_code) >= n]
 
 
 def _changes(visit: HomeVisit) -> Document:
