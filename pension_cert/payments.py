@@ -121,8 +121,12 @@ async def _one_raise(row: Mapping[str, str], ctx: CertContext) -> str:
     person = await ctx.people.find_by_id_number(id_number)
     if person is None or not person.is_pensioner:
         raise ValidationFailed("no pensioner has this ID number", field="id_number")
-    outcome = await ctx.payroll.add_raise(person.person_id, effective, int(amount),
-                                          person.monthly_pension_fen or 0, ctx.clock.now())
-    if outcome == "stored":
+    outcome, before = await ctx.payroll.add_raise(
+        person.person_id, effective, int(amount), person.monthly_pension_fen or 0,
+        ctx.clock.now())
+    # The registry's amount follows the raise while it still shows the amount the raise
+    # replaced (so a retry completes it, and re-importing an old raise file after a
+    # newer raise changes nothing).
+    if outcome != "conflict" and person.monthly_pension_fen == before != int(amount):
         await ctx.people.set_pension_amount(person.person_id, int(amount))
     return outcome

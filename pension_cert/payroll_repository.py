@@ -11,7 +11,7 @@ from typing import Any
 from pymongo.errors import BulkWriteError
 
 from common.clock import as_utc
-from common.mongo import Collection, Database, Document, IndexSpec, insert_once
+from common.mongo import Collection, Database, Document, IndexSpec, insert_new, insert_once
 from pension_cert.model import Month
 from pension_cert.payroll_model import Owed, PayrollLine, PayrollRun
 
@@ -37,16 +37,24 @@ class PayrollRepository:
     # -- raises ----------------------------------------------------------------------------
 
     async def add_raise(self, person_id: str, effective: Month, new_fen: int, old_fen: int,
-                        now: datetime) -> str:
-        """"stored", "unchanged" (the same raise again) or "conflict" (another amount)."""
+                        now: datetime) -> tuple[str, int]:
+        """Claim the raise (its record, keyed by person and month, is the guard), then
+        queue its differences under the same key unless they were paid already: a retry
+        after a crash between the two completes the queue, and nothing is paid twice.
+        Returns ("stored" | "unchanged" | "conflict", the amount before the raise)."""
         raise_id = f"{person_id}:{effective}"
-        doc = {"person_id": person_id, "effective": str(effective), "new_fen": new_fen,
-               "old_fen": old_fen, "imported_at": now}
+        doc: Document = {"person_id": person_id, "effective": str(effective),
+                         "new_fen": new_fen, "old_fen": old_fen, "imported_at": now}
         if await insert_once(self._raises, {"_id": raise_id, **doc}):
+            outcome = "stored"
+        else:
+            found = await self._raises.find_one({"_id": raise_id})
+            if not found or found["new_fen"] != new_fen:
+                return "conflict", old_fen
+            outcome, doc = "unchanged", {k: v for k, v in found.items() if k != "_id"}
+        if await self._raises.find_one({"_id": f"settled:{raise_id}"}) is None:
             await insert_once(self._pending, {"_id": raise_id, **doc})
-            return "stored"
-        found = await self._raises.find_one({"_id": raise_id})
-        return "unchanged" if found and found["new_fen"] == new_fen else "conflict"
+        return outcome, int(doc["old_fen"])
 
     async def pending_raises(self) -> dict[str, list[dict[str, Any]]]:
         """Raises not yet settled, by person (a small collection: read whole)."""
@@ -58,7 +66,10 @@ class PayrollRepository:
         return found
 
     async def settle_raises(self, raise_ids: Sequence[str]) -> None:
+        """Mark raises paid (the marker first: a raise imported again is never queued
+        again), then drop them from the queue."""
         if raise_ids:
+            await insert_new(self._raises, [{"_id": f"settled:{r}"} for r in raise_ids])
             await self._pending.delete_many({"_id": {"$in": list(raise_ids)}})
 
     async def person_lines(self, person_id: str, months: Sequence[Month]

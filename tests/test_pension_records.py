@@ -10,6 +10,8 @@ import io
 import secrets
 from datetime import UTC, date, datetime
 
+import pytest
+
 from auth.service import create_service_key
 from pension_cert import service as cert
 from pension_cert.model import Month
@@ -243,3 +245,49 @@ async def test_a_booking_whose_request_died_is_completed_or_lapses(api, deps, st
     later = await api.post("/v1/pension/home-visits", json_body=booking,
                            headers={**other_token, "Idempotency-Key": "visit-new-0004"})
     assert later.status == 201, later.body
+
+
+async def test_a_raise_import_that_died_half_way_is_completed_and_paid_once(
+        api, deps, standins, clock, monkeypatch):
+    """The import dies after claiming the raise and before queuing its difference: the
+    retry queues it and applies the amount; paid once, a raise imported again adds
+    nothing."""
+    from pymongo.errors import AutoReconnect
+
+    from pension_cert import payroll_repository
+    from pension_cert.payments import import_raises
+    clock.set(at(date(2026, 8, 20)))
+    person_id, number = await add_person(deps, phone=new_phone(), seq=811)
+    key = await create_service_key("医保", frozenset({"pension.signals"}), ctx=deps.auth)
+    assert await signal(api, key, number, "raise-crash", date(2026, 8, 20)) == "certified"
+    clock.set(at(date(2026, 9, 1)))
+    await cert.run_payroll(Month(2026, 9), ctx=deps.cert)
+
+    real_insert = payroll_repository.insert_once
+    died: list[str] = []
+
+    async def dies_once(collection, document):
+        if collection.name == payroll_repository.PENDING_RAISES and not died:
+            died.append(document["_id"])
+            raise AutoReconnect("connection lost")
+        return await real_insert(collection, document)
+
+    monkeypatch.setattr(payroll_repository, "insert_once", dies_once)
+    rows = [(2, {"id_number": number, "monthly_pension_fen": "320000",
+                 "effective_month": "2026-09"})]
+    with pytest.raises(AutoReconnect):
+        await import_raises(rows, ctx=deps.cert)
+    retried = await import_raises(rows, ctx=deps.cert)
+    assert (retried.stored, retried.unchanged, retried.rejected) == (0, 1, [])
+    assert (await deps.people.get(person_id)).monthly_pension_fen == 320_000
+
+    clock.set(at(date(2026, 10, 1)))
+    october = {line.person_id: line for line in await cert.run_payroll(Month(2026, 10),
+                                                                       ctx=deps.cert)}
+    assert (october[person_id].regular_fen, october[person_id].raise_fen) == (320_000, 20_000)
+    again = await import_raises(rows, ctx=deps.cert)
+    assert again.unchanged == 1
+    clock.set(at(date(2026, 11, 1)))
+    november = {line.person_id: line for line in await cert.run_payroll(Month(2026, 11),
+                                                                        ctx=deps.cert)}
+    assert (november[person_id].regular_fen, november[person_id].raise_fen) == (320_000, 0)
