@@ -29,11 +29,13 @@ from notifications.templates import LOGIN_CODE, template_for
 
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 
-# What Aliyun enforces per number for verification codes (domain rules §5).
+# What Aliyun enforces per number for verification codes (domain rules §5). Counted
+# over rolling spans: fixed windows would let a code go a second after the last one
+# across a minute boundary, and the provider would refuse it.
 LOGIN_CODE_RULES = (
-    RateRule("sms_code_minute", limit=1, window=timedelta(minutes=1)),
-    RateRule("sms_code_hour", limit=5, window=timedelta(hours=1)),
-    RateRule("sms_code_day", limit=10, window=timedelta(days=1)),
+    RateRule("sms_code_minute", limit=1, window=timedelta(minutes=1), rolling=True),
+    RateRule("sms_code_hour", limit=5, window=timedelta(hours=1), rolling=True),
+    RateRule("sms_code_day", limit=10, window=timedelta(days=1), rolling=True),
 )
 
 
@@ -153,13 +155,17 @@ async def send_login_code(phone: str, code: str, *, sms: SmsSender,
     if not _PHONE.match(phone):
         raise InvalidPhone("not a mainland mobile number", field="phone")
     try:
-        await limiter.hit("sms_code", phone, LOGIN_CODE_RULES)
+        hit = await limiter.hit("sms_code", phone, LOGIN_CODE_RULES)
     except RateLimited as limited:
         raise SmsRateLimited(limited.retry_after, rule=limited.rule) from None
     template = template_for(LOGIN_CODE)
     result = await sms.send(phone, template.aliyun_template_code, {"code": code})
     if result.outcome is Outcome.DELIVERED:
         return
+    if result.outcome in (Outcome.RATE_LIMITED, Outcome.PERMANENT, Outcome.CONFIG_ERROR):
+        # Refused outright, so nothing reached the number: this try must not hold up
+        # the next one. (A transient failure may have gone out, so it still counts.)
+        await limiter.give_back(hit)
     if result.outcome is Outcome.RATE_LIMITED:
         raise SmsRateLimited(60, rule=result.code)
     if result.outcome is Outcome.PERMANENT:

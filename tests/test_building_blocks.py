@@ -140,6 +140,76 @@ async def test_a_refused_hit_does_not_use_up_the_other_windows(deps):
     assert await deps.limiter.used("mix", "s", wide) == 1
 
 
+# Aliyun's per-number code limits read as "at most N in any span": written here from
+# domain rules §5, not taken from the service's own rule table.
+ROLLING_SMS = [RateRule("r_minute", limit=1, window=timedelta(minutes=1), rolling=True),
+               RateRule("r_hour", limit=5, window=timedelta(hours=1), rolling=True),
+               RateRule("r_day", limit=10, window=timedelta(days=1), rolling=True)]
+
+
+async def test_rolling_minute_holds_across_a_minute_boundary(deps, clock):
+    clock.set(datetime(2026, 11, 22, 2, 0, 58, tzinfo=UTC))  # 10:00:58 in Shanghai
+    await deps.limiter.hit("sms", "13800000003", ROLLING_SMS)
+    clock.advance(seconds=3)  # 10:01:01: a new fixed minute, but only 3 s later
+    with pytest.raises(RateLimited) as refused:
+        await deps.limiter.hit("sms", "13800000003", ROLLING_SMS)
+    assert (refused.value.rule, refused.value.retry_after) == ("r_minute", 57)
+    clock.advance(seconds=56)
+    with pytest.raises(RateLimited):
+        await deps.limiter.hit("sms", "13800000003", ROLLING_SMS)
+    clock.advance(seconds=1)  # 60 s after the first
+    await deps.limiter.hit("sms", "13800000003", ROLLING_SMS)
+
+
+async def test_rolling_hour_and_day_count_any_span(deps, clock):
+    start = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    clock.set(start)
+    sent: list[int] = []
+    for minute in range(0, 180, 6):  # a try every 6 minutes for three hours
+        clock.set(start + timedelta(minutes=minute))
+        try:
+            await deps.limiter.hit("sms", "13800000004", ROLLING_SMS)
+            sent.append(minute)
+        except RateLimited:
+            pass
+    # Five in the first hour; the sixth only when the first is an hour old; then the
+    # tenth of the day stops it until the first is a day old.
+    assert sent == [0, 6, 12, 18, 24, 60, 66, 72, 78, 84]
+    clock.set(start + timedelta(days=1) - timedelta(seconds=1))
+    with pytest.raises(RateLimited) as refused:
+        await deps.limiter.hit("sms", "13800000004", ROLLING_SMS)
+    assert (refused.value.rule, refused.value.retry_after) == ("r_day", 1)
+    clock.set(start + timedelta(days=1))
+    await deps.limiter.hit("sms", "13800000004", ROLLING_SMS)
+
+
+async def test_rolling_limit_holds_exactly_under_concurrency(deps):
+    rule = RateRule("r_burst", limit=5, window=timedelta(hours=1), rolling=True)
+
+    async def attempt() -> bool:
+        try:
+            await deps.limiter.hit("burst", "s", [rule])
+        except RateLimited:
+            return False
+        return True
+
+    results = await asyncio.gather(*[attempt() for _ in range(30)])
+    assert results.count(True) == 5
+    assert await deps.limiter.used("burst", "s", rule) == 5
+
+
+async def test_a_given_back_hit_frees_its_slots_only(deps, clock):
+    rule = RateRule("r_two", limit=2, window=timedelta(minutes=10), rolling=True)
+    kept = await deps.limiter.hit("gb", "s", [rule])
+    given = await deps.limiter.hit("gb", "s", [rule])
+    assert kept.slots != given.slots
+    await deps.limiter.give_back(given)
+    assert await deps.limiter.used("gb", "s", rule) == 1
+    await deps.limiter.hit("gb", "s", [rule])
+    with pytest.raises(RateLimited):
+        await deps.limiter.hit("gb", "s", [rule])
+
+
 async def test_soft_limit_counts_with_a_counter(deps, clock):
     rule = RateRule("soft", limit=3, window=timedelta(minutes=1), hard=False)
     for _ in range(3):

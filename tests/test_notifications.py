@@ -56,6 +56,35 @@ async def test_login_codes_keep_aliyuns_per_number_limits(deps, clock, standins)
     assert len(await sms_to(standins, phone)) == 5
 
 
+async def test_a_code_a_second_past_the_minute_is_held_by_us_not_refused_by_aliyun(
+        deps, clock, standins):
+    """One a minute means any 60 s: a code at 10:00:58 holds the next until 10:01:58,
+    though 10:01:01 is a new minute on the clock. Aliyun never sees the early try."""
+    phone = new_phone()
+    clock.set(datetime(2026, 11, 23, 10, 0, 58, tzinfo=SHANGHAI))
+    await send_login_code(phone, "200001", sms=deps.gateways.sms, limiter=deps.limiter)
+    clock.advance(seconds=3)
+    await control(standins.aliyun_url, "/_control/advance", {"seconds": 3})
+    with pytest.raises(SmsRateLimited) as refused:
+        await send_login_code(phone, "200002", sms=deps.gateways.sms, limiter=deps.limiter)
+    assert (refused.value.rule, refused.value.retry_after) == ("sms_code_minute", 57)
+    clock.advance(seconds=57)
+    await control(standins.aliyun_url, "/_control/advance", {"seconds": 57})
+    await send_login_code(phone, "200003", sms=deps.gateways.sms, limiter=deps.limiter)
+    assert [m["params"]["code"] for m in await sms_to(standins, phone)] == ["200001", "200003"]
+
+
+async def test_a_code_aliyun_refused_does_not_hold_up_the_next(deps, clock, standins):
+    phone = new_phone()
+    await control(standins.aliyun_url, "/_control/plan", {"code": "isv.BUSINESS_LIMIT_CONTROL"})
+    with pytest.raises(SmsRateLimited):
+        await send_login_code(phone, "300001", sms=deps.gateways.sms, limiter=deps.limiter)
+    assert await sms_to(standins, phone) == []
+    # Nothing reached the number, so our own one-a-minute does not stop the next try.
+    await send_login_code(phone, "300002", sms=deps.gateways.sms, limiter=deps.limiter)
+    assert [m["params"]["code"] for m in await sms_to(standins, phone)] == ["300002"]
+
+
 async def test_a_login_code_goes_out_at_once_even_in_quiet_hours(deps, clock, standins):
     clock.set(datetime(2026, 11, 22, 23, 30, tzinfo=SHANGHAI))
     phone = new_phone()
