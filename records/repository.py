@@ -1,14 +1,16 @@
 """Contribution records and issued proofs in MongoDB. Documents never leave this module.
 
 A contribution is stored once under its source record id (so a feed resent writes
-nothing), and a version claim ``ver:<person>:<month>:<type>:<n>`` makes two concurrent
-corrections of one month take different versions. A person's records are read back from
+nothing), after its version claim ``ver:<person>:<month>:<type>:<n>`` (naming the
+source record that holds it) has made two concurrent corrections of one month take
+different versions. A person's records are read back from
 a per-person list (common/slots.py) written by each import batch, so reading one person
 never scans the collection on the embedded database.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -42,19 +44,22 @@ class ContributionRepository:
                 seen.setdefault(doc["source_record_id"], _record(person_id, doc))
         return list(seen.values())
 
-    async def claim_versions(self, records: Sequence[Contribution]) -> set[int]:
-        """Claim each record's (person, month, type, version); positions already taken."""
-        return await insert_new(self._versions, [{"_id": _version_id(r)} for r in records])
+    async def claim_versions(self, records: Sequence[Contribution]) -> dict[int, str | None]:
+        """Claim each record's (person, month, type, version) for its source record. For
+        the positions held already: the source record holding each (None if unknown)."""
+        taken = sorted(await insert_new(self._versions, [
+            {"_id": _version_id(r), "source_record_id": r.source_record_id}
+            for r in records]))
+        holders = await asyncio.gather(
+            *[self._versions.find_one({"_id": _version_id(records[i])}) for i in taken])
+        return {i: (doc or {}).get("source_record_id") for i, doc in zip(taken, holders,
+                                                                          strict=True)}
 
     async def store(self, records: Sequence[Contribution], now: datetime) -> set[int]:
         """Store records under their source record ids; the positions whose id existed."""
         return await insert_new(self._rows, [
             {"_id": r.source_record_id, "person_id": r.person_id, "imported_at": now,
              **_fields(r)} for r in records])
-
-    async def set_version(self, record: Contribution) -> None:
-        await self._rows.update_one({"_id": record.source_record_id},
-                                    {"$set": {"version": record.version}})
 
     async def by_source(self, source_record_ids: Sequence[str]) -> dict[str, Contribution]:
         found = {}

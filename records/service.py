@@ -32,7 +32,9 @@ from records.model import (
 from records.repository import ContributionRepository, ProofRepository
 
 BATCH = 1000
-VERSION_RETRIES = 5
+# Rounds of version claims in one batch: enough for a month corrected again and
+# again in one file, or raced by concurrent imports.
+MAX_VERSION_ROUNDS = 50
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ async def _import_batch(batch: Sequence[tuple[int, ContributionRow]],
         if row.source_record_id in known:
             _same_or_refuse(line, row, known[row.source_record_id], report)
             continue
-        record = _versioned(row, person_id, history[person_id])
+        record = _versioned(row, person_id)
         history[person_id].append(record)
         new.append((line, record))
     await _store(new, report, ctx)
@@ -134,35 +136,30 @@ def _same_or_refuse(line: int, row: ContributionRow, stored: Contribution,
                                 "a new source record id", "source_record_id"))
 
 
-def _versioned(row: ContributionRow, person_id: str, history: Sequence[Contribution]
-               ) -> Contribution:
-    """The next version of the row's month and type (1 when it has none yet)."""
-    versions = [r.version for r in history
-                if r.month == row.month and r.insurance_type is row.insurance_type]
+def _versioned(row: ContributionRow, person_id: str) -> Contribution:
+    """The row as a record; its version is found when claimed (``_claim_versions``)."""
     return Contribution(
         person_id=person_id, source_record_id=row.source_record_id, month=row.month,
         insurance_type=row.insurance_type, base_fen=row.base_fen,
         employer_fen=row.employer_fen, personal_fen=row.personal_fen, payer=row.payer,
-        version=max(versions, default=0) + 1)
+        version=1)
 
 
 async def _store(new: list[tuple[int, Contribution]], report: ContributionReport,
                  ctx: RecordsContext) -> None:
-    """Store the rows under their source ids, claim each new row's version (one taken by a
-    concurrent import moves the row to the next), then list them per person. A source id
-    stored already (by a concurrent import, or before a crash but not yet listed) is
-    listed when it is the same record, and refused otherwise."""
+    """Claim each row's version first, then store the rows under their source ids and
+    list them per person. A source id stored already (by a concurrent import, or before a
+    crash but not yet listed) is listed when it is the same record, and refused
+    otherwise."""
+    claimed = await _claim_versions([record for _, record in new], ctx)
+    for (line, _), record in zip(new, claimed, strict=True):
+        if record is None:
+            report.rejected.append((line, "this month and type is being corrected by "
+                                    "another import; send the row again", "month"))
+    new = [(line, record) for (line, _), record in zip(new, claimed, strict=True)
+           if record is not None]
     records = [record for _, record in new]
     existed = await ctx.contributions.store(records, ctx.clock.now())
-    fresh = [i for i in range(len(records)) if i not in existed]
-    for _ in range(VERSION_RETRIES):
-        taken = await ctx.contributions.claim_versions([records[i] for i in fresh])
-        if not taken:
-            break
-        fresh = [fresh[j] for j in sorted(taken)]
-        for i in fresh:
-            records[i] = replace(records[i], version=records[i].version + 1)
-            await ctx.contributions.set_version(records[i])
     earlier = await ctx.contributions.by_source(
         [records[i].source_record_id for i in existed])
     to_list: dict[str, list[Contribution]] = defaultdict(list)
@@ -181,6 +178,47 @@ async def _store(new: list[tuple[int, Contribution]], report: ContributionReport
         report.corrected += record.version > 1
     await asyncio.gather(*[ctx.contributions.list_for(person_id, rows)
                            for person_id, rows in to_list.items()])
+
+
+async def _claim_versions(records: Sequence[Contribution], ctx: RecordsContext
+                          ) -> list[Contribution | None]:
+    """Give each record the lowest version of its month and type that no other source
+    record holds, by claiming it (an insert). Probing from version 1 finds a claim this
+    very record made before a crash, so a resent row keeps its place and never leaves
+    an empty version behind. Rows of one month and type in the same batch take their
+    versions in line order. None: still contested after ``MAX_VERSION_ROUNDS``."""
+    records = list(records)
+    settled: list[Contribution | None] = [None] * len(records)
+    last_settled: dict[tuple[str, str, str], int] = {}
+    pending = list(range(len(records)))
+    for _ in range(MAX_VERSION_ROUNDS):
+        if not pending:
+            break
+        now: list[int] = []
+        later: list[int] = []
+        keys: set[tuple[str, str, str]] = set()
+        for i in pending:  # one row per month and type a round, in line order
+            key = _version_key(records[i])
+            (later if key in keys else now).append(i)
+            keys.add(key)
+        held = await ctx.contributions.claim_versions([records[i] for i in now])
+        contested: list[int] = []
+        for j, i in enumerate(now):
+            if j in held and held[j] != records[i].source_record_id:
+                records[i] = replace(records[i], version=records[i].version + 1)
+                contested.append(i)
+            else:
+                settled[i] = records[i]
+                last_settled[_version_key(records[i])] = records[i].version
+        for i in later:
+            after = last_settled.get(_version_key(records[i]), 0) + 1
+            records[i] = replace(records[i], version=max(records[i].version, after))
+        pending = sorted(contested + later)
+    return settled
+
+
+def _version_key(record: Contribution) -> tuple[str, str, str]:
+    return (record.person_id, str(record.month), record.insurance_type.value)
 
 
 def _same(a: Contribution, b: Contribution) -> bool:

@@ -8,6 +8,7 @@ import io
 import re
 from datetime import timedelta
 
+import pytest
 from pypdf import PdfReader
 
 from auth.service import create_service_key
@@ -101,6 +102,46 @@ async def test_a_correction_is_a_new_version_and_a_changed_resend_is_refused(api
     assert january["paid"][0]["employer_fen"] == 80000  # the refused resend changed nothing
 
 
+@pytest.mark.parametrize("dies_at", ["contribution_versions", "contributions"])
+async def test_a_row_that_died_half_way_keeps_its_place_when_a_correction_came_meanwhile(
+        api, deps, standins, monkeypatch, dies_at):
+    """The registry sends July; the database connection drops while it is written (503).
+    A correction of July comes in, then July is sent again. Whichever write was lost,
+    July ends with two versions, one record each, and is shown as corrected."""
+    from pymongo.errors import AutoReconnect
+
+    from records import repository as records_repository
+    login, person_id = await verified_citizen(api, deps, standins)
+    number = (await deps.people.get(person_id)).id_number
+    key = await feed_key(deps)
+    prefix = person_id[-6:]
+    real_insert = records_repository.insert_new
+    died: list[str] = []
+
+    async def dies_once(collection, documents):
+        if collection.name == dies_at and not died:
+            died.append(collection.name)
+            raise AutoReconnect("connection lost")
+        return await real_insert(collection, documents)
+
+    monkeypatch.setattr(records_repository, "insert_new", dies_once)
+    feed = "/v1/records/contributions/feed"
+    july = row(f"{prefix}-7", number, "2024-07")
+    lost = await api.post(feed, json_body=july, headers=key)
+    assert (lost.status, died) == (503, [dies_at])
+    fixed = await api.post(feed, headers=key, json_body=row(f"{prefix}-7-fix", number,
+                                                            "2024-07", employer="90000"))
+    assert fixed.status == 200, fixed.body
+    resent = await api.post(feed, json_body=july, headers=key)
+    assert resent.status == 200, resent.body
+    history = (await api.get("/v1/records/contributions",
+                             headers=bearer(login["access_token"]))).json()
+    [month] = [m for m in history["months"] if m["month"] == "2024-07"]
+    assert month["corrected"]
+    assert [p["version"] for p in month["paid"]] == [2]  # the newest of two
+    assert history["paid_months"][PENSION] == 1
+
+
 async def test_bad_rows_are_refused_and_store_nothing(api, deps, standins):
     login, person_id = await verified_citizen(api, deps, standins)
     number = (await deps.people.get(person_id)).id_number
@@ -131,16 +172,21 @@ async def test_the_csv_import_reports_bad_lines_and_keeps_the_good(api, deps, st
                       + f"csv-{person_id}-2,{number},2025-02,pension,500000,-5,40000,employer\n"
                       + f"csv-{person_id}-3,{number},2030-01,pension,500000,80000,40000,employer\n"
                       + f"csv-{person_id}-4,150102190001011234,2025-01,pension,1,1,1,employer\n"
-                      + f"csv-{person_id}-5,{number},2025-03,medical,300000,0,6000,flexible\n",
+                      + f"csv-{person_id}-5,{number},2025-03,medical,300000,0,6000,flexible\n"
+                      # January corrected in the same file: the later line is the newer
+                      + f"csv-{person_id}-6,{number},2025-01,pension,500000,90000,40000,employer\n",
                       encoding="utf-8")
     done = await run_app("import-contributions", str(source), env=cli_env(devdb, db_name))
-    assert "stored 2" in done.stdout and "rejected 3" in done.stdout, done.stdout
+    assert "stored 3" in done.stdout and "rejected 3" in done.stdout, done.stdout
     assert "line 3 [employer_fen]" in done.stdout
     assert "line 4 [month]" in done.stdout
     assert "line 5 [id_number]" in done.stdout
     history = (await api.get("/v1/records/contributions",
                              headers=bearer(login["access_token"]))).json()
     assert history["paid_months"][PENSION] == 1 and history["paid_months"][MEDICAL] == 1
+    [january] = [m for m in history["months"] if m["month"] == "2025-01"]
+    assert january["corrected"]
+    assert [(p["version"], p["employer_fen"]) for p in january["paid"]] == [(2, 90000)]
 
 
 async def test_family_needs_the_records_permission_and_agents_their_region(api, deps, standins,

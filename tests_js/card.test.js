@@ -29,9 +29,11 @@ function scheduledRefreshes(spy, lifetimeSeconds) {
 
 test('card status and progress, e-card QR refreshed before it expires, temporary loss and the SMS-confirmed code', async () => {
   const person = await fx.newPerson({ name: '高玉兰' })
-  const phone = await signIn(person) // the real-name code went to her phone just now
   const cardNumber = await fx.feedCard(person)
-  await fx.activateCard(person) // at the bank window: 封存 → 正常
+  await fx.activateCard(person) // at the bank window: 封存 → 正常 (an agent logs in first)
+  // Signed in last, so the real-name code has just gone to her phone when she reaches the
+  // SMS step below (the agent's login may wait for the next TOTP step, up to 31 s).
+  const phone = await signIn(person)
 
   let card = await mp.open('pages/card/index')
   expect(card.textOf('#card-status')).toBe(`状态：${rules.CARD_STATUS.normal}`)
