@@ -1,7 +1,7 @@
 """Rate limits whose windows live in MongoDB, so every server process shares them.
 
-Windows are fixed and aligned to Asia/Shanghai midnight, so a "per day" limit
-resets when a person's day does. Three kinds of rule:
+Fixed windows are aligned to Asia/Shanghai midnight, so a "per day" limit resets
+when a person's day does. Three kinds of rule:
 
 - **hard** (attempt counts that must hold exactly, e.g. wrong codes, face tries):
   each hit takes one numbered slot through the guard, ``<window>:<n>`` for
@@ -123,7 +123,8 @@ class RateLimiter:
             await self._guard.release(key, owner=owner)
 
     async def used(self, scope: str, subject: str, rule: RateRule) -> int:
-        """How many attempts the current window of a hard rule has used."""
+        """How many attempts the current window of a hard rule has used (for a rolling
+        rule: the last ``window``)."""
         now = self._clock.now()
         if rule.rolling:
             base = _rolling_base(scope, subject, rule)
