@@ -35,9 +35,9 @@ from common.errors import ValidationFailed
 from common.versioning import etag
 from notifications.model import SmsNotSent, SmsRateLimited
 from people.model import IdNumber, InvalidIdNumber, PersonNotFound
+from social_card import ecard, service_points
 from social_card import model as m
 from social_card import service as cards
-from social_card import service_points
 from social_card.model import STATUS_NAMES, Card
 from social_card.service import CardContext
 
@@ -148,7 +148,7 @@ class ECodeConfirmHandler(CardHandler):
 
     async def post(self, card_id: str) -> Reply:
         card, _ = await self.allowed_card(card_id)
-        challenge_id = await cards.request_ecode_confirmation(self.me, card, ctx=self.ctx)
+        challenge_id = await ecard.request_ecode_confirmation(self.me, card, ctx=self.ctx)
         return Reply(ECodeSmsSent(challenge_id=challenge_id), 202)
 
 
@@ -163,7 +163,7 @@ class ECodeHandler(CardHandler):
     async def post(self, card_id: str) -> ECode:
         card, _ = await self.allowed_card(card_id)
         request = self.body(ECodeRequest)
-        answer = await cards.issue_ecode(self.me, card, challenge_id=request.challenge_id,
+        answer = await ecard.issue_ecode(self.me, card, challenge_id=request.challenge_id,
                                          sms_code=request.code, ctx=self.ctx)
         return ECode.model_validate(answer)
 
@@ -181,7 +181,7 @@ class ECodeVerifyHandler(BaseHandler):
     async def post(self) -> ECodeHolder:
         code = self.body(ECodeScan).code
         # The institution is the authenticated key, never a name the body claims.
-        holder = await cards.verify_ecode(code, institution=self.me.subject, ctx=self.ctx)
+        holder = await ecard.verify_ecode(code, institution=self.me.subject, ctx=self.ctx)
         return ECodeHolder.model_validate(holder)
 
 

@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import segno
-
 from auth import service as auth_service
 from auth.model import Principal, Role
-from auth.tokens import TokenRejected, TokenService
+from auth.tokens import TokenService
 from common.audit import AuditLog
 from common.clock import Clock, local_date
-from common.errors import PreconditionFailed, ValidationFailed
+from common.errors import PreconditionFailed
 from common.guard import Guard
-from common.masking import mask_card_number, mask_name
 from common.versioning import Derived
 from notifications.service import Notifier
 from notifications.templates import CARD_CHANGED
@@ -29,16 +25,11 @@ from people.model import Person, PersonNotFound
 from people.repository import PeopleRepository
 from social_card import service_points
 from social_card.model import (
-    STATUS_NAMES,
     Card,
     CardConfig,
     CardInvalid,
     CardNotFound,
     CardStatus,
-    ECodeConfirmationNeeded,
-    ECodeInvalid,
-    ECodeRefused,
-    ECodeUsed,
     Event,
     EventRequest,
     RenewalNotDue,
@@ -48,11 +39,7 @@ from social_card.model import (
 )
 from social_card.repository import CardRepository
 
-ECODE_LIFETIME = timedelta(seconds=60)
-NO_SESSION = "-"  # an e-card code belongs to no login session, but the claim is required
-ECODE_AUDIENCE = "service_point"
 CARD_VALIDITY_YEARS = 10
-ECODE = "ecard"  # the token type of electronic card codes
 _CHANGE_TEXT = {
     Event.ACTIVATE: "已激活",
     Event.TEMP_LOSS: "已临时挂失",
@@ -265,70 +252,7 @@ async def ingest_usage(*, source: str, record_id: str, card_number: str, kind: s
     return "recorded"
 
 
-# -- the electronic card code --------------------------------------------------------------
-
-
-async def request_ecode_confirmation(principal: Principal, card: Card, *,
-                                     ctx: CardContext) -> str:
-    """While the card is under temporary loss, the holder confirms by SMS first."""
-    person = await _holder(card, ctx=ctx)
-    if not person.phone:
-        raise ECodeRefused("no phone on record to confirm with")
-    return await auth_service.issue_code("ecard", person.phone, ctx=ctx.auth,
-                                         account_id=principal.subject,
-                                         person_id=person.person_id)
-
-
-async def issue_ecode(principal: Principal, card: Card, *, challenge_id: str | None,
-                      sms_code: str | None, ctx: CardContext) -> dict[str, Any]:
-    status = card.status_on(ctx.today(), ctx.config)
-    if status is CardStatus.CANCELLED:
-        raise ECodeRefused("no code for a cancelled card", current_state=status.value)
-    if status is CardStatus.TEMP_LOSS:
-        if not (challenge_id and sms_code):
-            raise ECodeConfirmationNeeded("confirm with an SMS code while the card is lost")
-        challenge = await auth_service.redeem_code(challenge_id, sms_code, "ecard", ctx=ctx.auth)
-        if challenge.account_id != principal.subject or challenge.person_id != card.person_id:
-            raise ValidationFailed("that code was sent for another request", field="code")
-    token, _ = ctx.tokens.issue(subject=card.card_id, session_id=NO_SESSION,
-                                audience=ECODE_AUDIENCE, role="holder", token_type=ECODE,
-                                lifetime=ECODE_LIFETIME)
-    svg = io.BytesIO()
-    segno.make(token, error="l").save(svg, kind="svg", scale=3, xmldecl=False)
-    await ctx.audit.record(actor=principal.subject, action="ecard.issue", object=card.card_id,
-                           outcome="issued" if status is not CardStatus.TEMP_LOSS
-                           else "issued_after_sms")
-    return {"code": token, "expires_in": int(ECODE_LIFETIME.total_seconds()),
-            "qr_svg": svg.getvalue().decode()}
-
-
-async def verify_ecode(code: str, *, institution: str, ctx: CardContext) -> dict[str, Any]:
-    """A service point scanned a code: it works once, within its 60 seconds."""
-    try:
-        token = ctx.tokens.verify(code, token_type=ECODE, audiences=(ECODE_AUDIENCE,))
-    except TokenRejected:
-        await ctx.audit.record(actor=f"service:{institution}", action="ecard.verify",
-                               object="-", outcome="invalid_or_expired")
-        raise ECodeInvalid("invalid or expired code") from None
-    if not await ctx.guard.claim(f"used:ecard:{token.jti}", ttl=ECODE_LIFETIME * 2):
-        await ctx.audit.record(actor=f"service:{institution}", action="ecard.verify",
-                               object=token.subject, outcome="replayed")
-        raise ECodeUsed("code already used")
-    card = await ctx.repo.get(token.subject)
-    if card is None:
-        raise ECodeInvalid("no such card")
-    person = await _holder(card, ctx=ctx)
-    status = card.status_on(ctx.today(), ctx.config)
-    await ctx.audit.record(actor=f"service:{institution}", action="ecard.verify",
-                           object=card.card_id, outcome=status.value)
-    return {"name": mask_name(person.name), "card_number": mask_card_number(card.card_number),
-            "status": status.value, "status_name": STATUS_NAMES[status],
-            "valid": status is CardStatus.NORMAL and (card.expires_on is None
-                                                      or card.expires_on >= ctx.today()),
-            "expires_on": card.expires_on.isoformat() if card.expires_on else None}
-
-
-async def _holder(card: Card, *, ctx: CardContext) -> Person:
+async def holder_of(card: Card, *, ctx: CardContext) -> Person:
     person = await ctx.people.get(card.person_id)
     if person is None:
         raise CardNotFound(card.card_id)
@@ -337,8 +261,6 @@ async def _holder(card: Card, *, ctx: CardContext) -> Person:
 
 def progress_view(card: Card, today: date) -> list[dict[str, str]]:
     return card.progress(today)
-
-
 
 
 # -- reads for the HTTP layer ---------------------------------------------------------------

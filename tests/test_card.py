@@ -29,6 +29,7 @@ from tests.journeys import (
     make_card,
     new_phone,
     sms_login,
+    sms_to,
     verified_citizen,
 )
 
@@ -247,6 +248,7 @@ async def test_ecard_code_issued_verified_replay_expired_and_cancelled(api, deps
     assert issued.status == 200, issued.body
     code = issued.json()["code"]
     assert issued.json()["expires_in"] == 60 and issued.json()["qr_svg"].startswith("<svg")
+    assert issued.json()["authorised_for"] is None  # not lost: no authorisation needed
     checked = await api.post("/v1/cards/ecode/verify", json_body={"code": code},
                              headers={"X-Service-Key": key})
     assert checked.status == 200
@@ -289,6 +291,36 @@ async def test_under_temporary_loss_a_code_needs_the_holders_sms_confirmation(
     assert confirmed.status == 200
     assert (await deps.audit.find(action="ecard.issue", object=card.card_id))[0].outcome == \
         "issued_after_sms"
+
+    # One confirmation serves one visit to the counter: for ten minutes the code refreshes
+    # with the confirmation's id alone, and no new SMS goes out.
+    assert confirmed.json()["authorised_for"] == 600
+    texts = len(await sms_to(standins, phone))
+    reused = await api.post(f"/v1/cards/{card.card_id}/ecode", headers=token,
+                            json_body={"challenge_id": asked.json()["challenge_id"],
+                                       "code": code})
+    assert (reused.status, reused.error_code) == (400, "CODE_INVALID")  # used once already
+    clock.advance(minutes=9, seconds=59)
+    refreshed = await api.post(f"/v1/cards/{card.card_id}/ecode", headers=token,
+                               json_body={"challenge_id": asked.json()["challenge_id"]})
+    assert refreshed.status == 200, refreshed.body
+    assert refreshed.json()["code"] != confirmed.json()["code"]
+    assert refreshed.json()["authorised_for"] == 1  # what is left of the ten minutes
+    assert len(await sms_to(standins, phone)) == texts
+    assert (await deps.audit.find(action="ecard.issue", object=card.card_id))[0].outcome == \
+        "issued_under_sms_authorisation"
+    checked = await api.post("/v1/cards/ecode/verify", json_body={
+        "code": refreshed.json()["code"]}, headers={"X-Service-Key": await create_service_key(
+            "网点", frozenset({"card.verify"}), ctx=deps.auth)})
+    assert (checked.json()["status"], checked.json()["valid"]) == ("temp_loss", False)
+    # An id that confirmed nothing, and the same id once its ten minutes are over.
+    made_up = await api.post(f"/v1/cards/{card.card_id}/ecode", headers=token,
+                             json_body={"challenge_id": "C-made-up"})
+    assert (made_up.status, made_up.error_code) == (409, "ECODE_SMS_CONFIRMATION_REQUIRED")
+    clock.advance(seconds=1)
+    lapsed = await api.post(f"/v1/cards/{card.card_id}/ecode", headers=token,
+                            json_body={"challenge_id": asked.json()["challenge_id"]})
+    assert (lapsed.status, lapsed.error_code) == (409, "ECODE_SMS_CONFIRMATION_REQUIRED")
 
 
 # -- feeds, family ------------------------------------------------------------------------------

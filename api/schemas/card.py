@@ -139,7 +139,8 @@ class ECodeRequest(RequestModel):
 
     challenge_id: str | None = Field(None, max_length=200,
                                      description="临时挂失期间：短信确认的编号")
-    code: str | None = Field(None, max_length=10, description="临时挂失期间：短信验证码")
+    code: str | None = Field(None, max_length=10, description="临时挂失期间：短信验证码；"
+                             "确认后的有效期内刷新时不带")
 
 
 class ECode(ResponseModel):
@@ -150,6 +151,9 @@ class ECode(ResponseModel):
     code: str = Field(description="电子社保卡码，扫一次即失效")
     expires_in: int = Field(description="多少秒内有效")
     qr_svg: str = Field(description="二维码（SVG）")
+    authorised_for: int | None = Field(
+        None, description="临时挂失期间：这次短信确认还有多少秒有效。在此之前，只带 challenge_id"
+        "（不带验证码）即可刷新电子社保卡码；过期后要重新短信确认。不在挂失期间时为空")
 
 
 class ECodeScan(RequestModel):

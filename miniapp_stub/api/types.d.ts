@@ -3451,6 +3451,12 @@ export interface components {
          */
         ECode: {
             /**
+             * Authorised For
+             * @description 临时挂失期间：这次短信确认还有多少秒有效。在此之前，只带 challenge_id（不带验证码）即可刷新电子社保卡码；过期后要重新短信确认。不在挂失期间时为空
+             * @default null
+             */
+            authorised_for: number | null;
+            /**
              * Code
              * @description 电子社保卡码，扫一次即失效
              */
@@ -3515,7 +3521,7 @@ export interface components {
             challenge_id: string | null;
             /**
              * Code
-             * @description 临时挂失期间：短信验证码
+             * @description 临时挂失期间：短信验证码；确认后的有效期内刷新时不带
              * @default null
              */
             code: string | null;

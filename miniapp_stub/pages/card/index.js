@@ -1,8 +1,10 @@
 /**
  * 社保卡: status and issuance progress, temporary loss (临时挂失) and lifting it, and the
  * electronic card code (电子社保卡码) as a QR code drawn on the phone, refreshed before
- * its 60 s run out. While the card is under temporary loss each code needs an SMS
- * confirmation first (the holder's authorisation), so it is not refreshed by itself.
+ * its 60 s run out. While the card is under temporary loss the code needs an SMS
+ * confirmation first (the holder's authorisation); the confirmation then serves for a
+ * while (the server says how many seconds), and codes refresh with its id alone until
+ * it runs out. After that the code is not refreshed by itself: a new SMS is needed.
  */
 const api = require('../../api/client')
 const { config } = require('../../config')
@@ -37,7 +39,7 @@ Component({
     card: null,
     loaded: false,
     qrSize: QR_SIZE,
-    ecode: null, // { code, expiresIn, remaining, expired, needsSms }
+    ecode: null, // { code, expiresIn, remaining, expired, needsSms, autoRefresh, authorisedMinutes }
     sms: { challengeId: '', code: '' },
     form: { code: '' },
   },
@@ -101,6 +103,8 @@ Component({
     onShowCode() {
       this.clearNotice()
       if (this.data.card.status === 'temp_loss') {
+        const still = this.authorisation && this.authorisation.endsAt - Date.now() > 5000
+        if (still) return this.issue({ challengeId: this.authorisation.challengeId })
         this.setData({ screen: 'ecode-sms', sms: { challengeId: '', code: '' }, 'form.code': '' })
         return undefined
       }
@@ -128,31 +132,41 @@ Component({
       return this.issue({ challengeId: this.data.sms.challengeId, code })
     },
 
+    /** `confirmation`: null (card not lost), { challengeId, code } (the SMS just came) or
+     *  { challengeId } (a confirmation still in force). */
     async issue(confirmation) {
       await this.guarded(async () => {
         this.stopTimers()
         const ecode = await api.cards.issueECode(this.data.card.card_id, confirmation)
-        const needsSms = !!confirmation
+        const needsSms = ecode.authorised_for !== null && ecode.authorised_for !== undefined
+        // Under loss the next code comes with the confirmation's id while it lasts (the
+        // server counts the seconds: the phone's own clock may be wrong).
+        const next = needsSms ? { challengeId: confirmation.challengeId } : null
+        this.authorisation = needsSms
+          ? { challengeId: confirmation.challengeId, endsAt: Date.now() + ecode.authorised_for * 1000 }
+          : null
+        const delay = Math.max(1, ecode.expires_in - config.ecodeRefreshMarginSeconds)
+        const autoRefresh = !needsSms || ecode.authorised_for > delay + 2
         this.setData({
           screen: 'ecode',
-          ecode: { code: ecode.code, expiresIn: ecode.expires_in, remaining: ecode.expires_in, expired: false, needsSms },
+          ecode: {
+            code: ecode.code, expiresIn: ecode.expires_in, remaining: ecode.expires_in, expired: false,
+            needsSms, autoRefresh, authorisedMinutes: needsSms ? Math.max(1, Math.ceil(ecode.authorised_for / 60)) : 0,
+          },
         })
         this.qrDrawn = qr.draw('ecard-qr', this, ecode.code, QR_SIZE)
-        this.startTimers(ecode.expires_in, needsSms)
+        this.startTimers(delay, autoRefresh ? () => this.issue(next) : null)
       })
     },
 
-    /** Count down each second; without an SMS step, fetch the next code before this one ends. */
-    startTimers(expiresIn, needsSms) {
+    /** Count down each second; when `refresh` is given, fetch the next code before this one ends. */
+    startTimers(refreshAfterSeconds, refresh) {
       this.countdown = setInterval(() => {
         const left = Math.max(0, this.data.ecode.remaining - 1)
         this.setData({ 'ecode.remaining': left, 'ecode.expired': left === 0 })
         if (left === 0) clearInterval(this.countdown)
       }, 1000)
-      if (!needsSms) {
-        const delay = Math.max(1, expiresIn - config.ecodeRefreshMarginSeconds) * 1000
-        this.refreshTimer = setTimeout(() => this.issue(null), delay)
-      }
+      if (refresh) this.refreshTimer = setTimeout(refresh, refreshAfterSeconds * 1000)
     },
 
     stopTimers() {
