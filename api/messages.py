@@ -121,6 +121,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "RENEWAL_NOT_DUE": "社保卡到期前 60 天内才能申请换卡。",
         "CARD_INVALID": "办理信息不完整或有误，请按提示补充。",
         "ECODE_REFUSED": "这张社保卡已注销，不能出示电子社保卡码。",
+        "CONSENT_NOTICE_OUTDATED": "人脸识别告知书已经更新，请重新阅读后再决定是否同意。",
         "ECODE_SMS_CONFIRMATION_REQUIRED": "社保卡处于临时挂失状态，请先用短信验证码确认是本人操作。",
         "ECODE_INVALID": "电子社保卡码无效或已过期，请持卡人刷新后重新扫码。",
         "ECODE_USED": "这个电子社保卡码已经使用过，请持卡人刷新后重新扫码。",

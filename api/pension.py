@@ -116,7 +116,8 @@ class ConsentHandler(PensionHandler):
         "post": Operation("decide_face_consent", "同意、拒绝或撤回人脸识别",
                           "本人作出决定；撤回即删除模板；坐席只能登记本人签署的纸质同意书。", TAG,
                           {200: Resp("已记录", ConsentRecorded)}, body=ConsentDecision,
-                          errors=(PersonNotFound, cert.NotAPensioner, cert.ConsentIsPersonal)),
+                          errors=(PersonNotFound, cert.NotAPensioner, cert.ConsentIsPersonal,
+                                  cert.NoticeOutdated)),
     }
 
     async def get(self, person_id: str) -> ConsentView:

@@ -12,6 +12,7 @@ from api import (
     auth,
     card,
     console,
+    guides,
     h5,
     medical,
     ops,
@@ -34,7 +35,7 @@ def all_routes() -> list[Route]:
     # Each domain module ends with its ``routes``; they are listed here once.
     return [*ops.routes, *auth.routes, *account.routes, *pension.routes, *wechat_face.routes,
             *pension_records.routes, *medical.routes, *card.routes, *registry.routes,
-            *records.routes, *console.routes, *h5.routes]
+            *records.routes, *console.routes, *h5.routes, *guides.routes]
 
 
 def check_routes(routes: Iterable[Route]) -> None:

@@ -189,6 +189,12 @@ class PhotoRejected(ValidationFailed):
     code = "PHOTO_REJECTED"
 
 
+class NoticeOutdated(ValidationFailed):
+    """Consent given to a notice text that is not the current one."""
+
+    code = "CONSENT_NOTICE_OUTDATED"
+
+
 class ConsentIsPersonal(Forbidden):
     """Face consent is the person's own act; an agent records a signed paper consent only."""
 

@@ -7,14 +7,9 @@ from dataclasses import dataclass
 
 from auth.model import Principal, Role
 from common.errors import ValidationFailed
-from pension_cert.check_model import Consent, ConsentEntry, ConsentIsPersonal
-from pension_cert.context import (
-    CONSENT_PURPOSE,
-    NOTICE_VERSION,
-    TEMPLATE_RETENTION_TEXT,
-    CertContext,
-    pensioner,
-)
+from pension_cert.check_model import Consent, ConsentEntry, ConsentIsPersonal, NoticeOutdated
+from pension_cert.context import CertContext, pensioner
+from pension_cert.notice import CONSENT_PURPOSE, NOTICE_VERSION, TEMPLATE_RETENTION_TEXT
 
 DECISIONS = {"give": "given", "refuse": "refused", "withdraw": "withdrawn"}
 
@@ -29,6 +24,11 @@ async def record_consent(principal: Principal, person_id: str, decision: str, *,
     family included, can consent for them."""
     if decision not in DECISIONS:
         raise ValidationFailed("decision is give, refuse or withdraw", field="decision")
+    if decision == "give" and notice_version != NOTICE_VERSION:
+        # Consent counts for the notice the person read: a client showing an older text
+        # must show the current one first (GET /v1/pension/consent-notice).
+        raise NoticeOutdated("the notice shown is not the current one", field="notice_version",
+                             current_version=NOTICE_VERSION)
     channel = _consent_channel(principal, person_id, paper_reference, reason)
     await pensioner(person_id, ctx=ctx)
     now = ctx.clock.now()

@@ -25,12 +25,6 @@ from pension_cert.visit_repository import VisitRepository
 from people.model import Person, PersonNotFound
 from people.repository import PeopleRepository
 
-NOTICE_VERSION = "2026-01"
-CONSENT_PURPOSE = "养老金领取资格认证的人脸比对"
-# What the consent text promises (认证有效期内及其后 30 天): housekeeping keeps it.
-TEMPLATE_RETENTION_TEXT = "认证有效期内及其后 30 天；撤回即删除"
-OTHER_ROUTES = "其他认证方式：到社保经办网点现场认证、预约工作人员上门认证，或由家属代为认证。"
-
 
 @dataclass(frozen=True)
 class CertConfig:

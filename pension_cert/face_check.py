@@ -38,10 +38,11 @@ from pension_cert.check_model import (
     NoReference,
     require_provider,
 )
-from pension_cert.context import OTHER_ROUTES, CertConfig, CertContext, pensioner
+from pension_cert.context import CertConfig, CertContext, pensioner
 from pension_cert.cycle import certify
 from pension_cert.fraud import fraud_suspicion
 from pension_cert.model import CertificationBlocked, CertState, CertStatus, Channel
+from pension_cert.notice import OTHER_ROUTES
 from pension_cert.templates import TemplateUnreadable, unseal
 
 

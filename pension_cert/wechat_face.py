@@ -30,7 +30,7 @@ from pension_cert.check_model import (
     WeChatFaceUnavailable,
     require_provider,
 )
-from pension_cert.context import OTHER_ROUTES, CertContext, pensioner
+from pension_cert.context import CertContext, pensioner
 from pension_cert.cycle import certify
 from pension_cert.face_check import (
     CheckResult,
@@ -40,6 +40,7 @@ from pension_cert.face_check import (
     log_attempt,
 )
 from pension_cert.model import CertificationBlocked, CertStatus, Channel
+from pension_cert.notice import OTHER_ROUTES
 
 PASSED = 10000
 NOT_FINISHED = 10300

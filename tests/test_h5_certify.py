@@ -41,7 +41,10 @@ def y4m(out: Path, *, still: bool) -> Path:
     return out
 
 
-async def certify_in_browser(api, token: str, clip: Path, name: str) -> tuple[str, str]:
+async def certify_in_browser(api, token: str, clip: Path, name: str,
+                             shown: list[str] | None = None) -> tuple[str, str]:
+    """The journey in the browser; with ``shown``, the person first reads the face-check
+    notice (its paragraphs are put in ``shown``) and agrees."""
     from playwright.async_api import async_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -52,6 +55,11 @@ async def certify_in_browser(api, token: str, clip: Path, name: str) -> tuple[st
         page = await browser.new_page(viewport={"width": 412, "height": 915})
         try:
             await page.goto(f"{api.base_url}/h5/certify#token={token}")
+            if shown is not None:
+                await page.locator("#notice-text p").first.wait_for()
+                shown.extend(await page.locator("#notice-text p").all_inner_texts())
+                await page.screenshot(path=str(ARTIFACTS / f"{name}-0-notice.png"))
+                await page.get_by_role("button", name="我同意，开始认证").click()
             await page.get_by_role("button", name="开始").wait_for()
             assert "token" not in page.url  # the fragment leaves the address bar
             await page.screenshot(path=str(ARTIFACTS / f"{name}-1-ready.png"))
@@ -72,12 +80,19 @@ async def test_a_retiree_certifies_from_the_camera_and_a_still_photo_is_refused(
     deps.cert.config = dataclasses.replace(deps.cert.config,
                                            fixed_actions=("turn_right", "blink"))
     login, person_id, token = await retiree(api, deps, standins, clock,
-                                            photo=photo_of(clip[0]))
+                                            photo=photo_of(clip[0]), consent=False)
     started = time.perf_counter()
+    shown: list[str] = []
     title, text = await certify_in_browser(api, login["access_token"],
-                                           y4m(tmp_path / "clip.y4m", still=False), "live")
+                                           y4m(tmp_path / "clip.y4m", still=False), "live",
+                                           shown=shown)
     took = time.perf_counter() - started
     assert title == "认证成功", text
+    # The person read the server's notice, and the consent names the version shown.
+    notice = (await api.get("/v1/pension/consent-notice")).json()
+    assert shown == notice["paragraphs"]
+    consent = (await api.get(f"/v1/pension/people/{person_id}/consent", headers=token)).json()
+    assert (consent["status"], consent["notice_version"]) == ("given", notice["version"])
     assert "有效期至" in text
     status = (await api.get(f"/v1/pension/people/{person_id}/status", headers=token)).json()
     assert status["history"][-1]["channel"] == "face"

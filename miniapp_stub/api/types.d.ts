@@ -928,6 +928,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/medical/filing-guide": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 异地就医备案指南
+         * @description 备案类别、每类要填的内容和个人承诺书；备案时带回承诺书的版本，旧版本会被拒绝。
+         */
+        get: operations["get_filing_guide"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/medical/filings": {
         parameters: {
             query?: never;
@@ -1110,6 +1130,26 @@ export interface paths {
          * @description 服务端检查活体动作与登记照片，回答通过，或不通过的原因与下一步建议（不含分数）。
          */
         post: operations["submit_face_frames"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pension/consent-notice": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 人脸识别告知书
+         * @description 同意人脸识别前要显示的告知书；同意时带回它的版本，旧版本会被拒绝（CONSENT_NOTICE_OUTDATED）。
+         */
+        get: operations["get_consent_notice"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2886,6 +2926,18 @@ export interface components {
              */
             version: string | null;
         };
+        /** CommitmentLetter */
+        CommitmentLetter: {
+            /** Paragraphs */
+            paragraphs: string[];
+            /** Title */
+            title: string;
+            /**
+             * Version
+             * @description 承诺书版本：备案时原样带回（commitment.version）
+             */
+            version: string;
+        };
         /**
          * ConsentDecision
          * @description The person's own decision; an agent records a signed paper consent only, with the
@@ -2950,6 +3002,48 @@ export interface components {
              * @enum {string}
              */
             status: "given" | "refused" | "withdrawn";
+        };
+        /**
+         * ConsentNotice
+         * @example {
+         *       "other_routes": "其他认证方式：到社保经办网点现场认证、预约工作人员上门认证，或由家属代为认证。",
+         *       "paragraphs": [
+         *         "为了确认您本人健在、可以继续领取养老金，认证时要比对您的脸和登记的照片。"
+         *       ],
+         *       "purpose": "养老金领取资格认证的人脸比对",
+         *       "retention": "认证有效期内及其后 30 天；撤回即删除",
+         *       "title": "人脸识别告知书",
+         *       "version": "2026-01"
+         *     }
+         */
+        ConsentNotice: {
+            /**
+             * Other Routes
+             * @description 不用人脸的其他认证方式
+             */
+            other_routes: string;
+            /**
+             * Paragraphs
+             * @description 逐段显示的告知内容
+             */
+            paragraphs: string[];
+            /**
+             * Purpose
+             * @description 处理目的
+             */
+            purpose: string;
+            /**
+             * Retention
+             * @description 保存期限
+             */
+            retention: string;
+            /** Title */
+            title: string;
+            /**
+             * Version
+             * @description 告知书版本：同意时原样带回（notice_version）
+             */
+            version: string;
         };
         /**
          * ConsentRecorded
@@ -3682,6 +3776,37 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** FilingCategoryGuide */
+        FilingCategoryGuide: {
+            category: components["schemas"]["Category"];
+            /**
+             * Commitment
+             * @description 需要签个人承诺书
+             */
+            commitment: boolean;
+            /**
+             * Fields
+             * @description 除参保人、目的地和开始日期外要填的内容
+             */
+            fields: components["schemas"]["FilingField"][];
+            /**
+             * Long Term
+             * @description 长期备案（true）或临时备案（false）
+             */
+            long_term: boolean;
+            /** Name */
+            name: string;
+            /**
+             * Pensioners Only
+             * @description 只有领取养老金的人可以选
+             */
+            pensioners_only: boolean;
+            /**
+             * Who
+             * @description 适用的人，用大白话说
+             */
+            who: string;
+        };
         /**
          * FilingChange
          * @description What a change may set; at least one of them must differ from the filing.
@@ -3724,6 +3849,60 @@ export interface components {
              * @default null
              */
             reason: string | null;
+        };
+        /** FilingField */
+        FilingField: {
+            /**
+             * Field
+             * @description 备案请求里的字段名
+             */
+            field: string;
+            /** Label */
+            label: string;
+            /** Placeholder */
+            placeholder: string;
+            /**
+             * Required
+             * @description false：可以不填（转诊没有转诊证明编号时备案等待审核）
+             */
+            required: boolean;
+        };
+        /**
+         * FilingGuide
+         * @example {
+         *       "categories": [
+         *         {
+         *           "category": "temporary_trip",
+         *           "commitment": true,
+         *           "fields": [],
+         *           "long_term": false,
+         *           "name": "其他临时外出",
+         *           "pensioners_only": false,
+         *           "who": "出门探亲、旅游等临时在外地，可能要看病"
+         *         }
+         *       ],
+         *       "commitment": {
+         *         "paragraphs": [
+         *           "本人承诺：所填写的异地居住、工作或外出情况真实。"
+         *         ],
+         *         "title": "个人承诺书",
+         *         "version": "2026-01"
+         *       },
+         *       "temporary_months": 6
+         *     }
+         */
+        FilingGuide: {
+            /**
+             * Categories
+             * @description 备案类别（医保发〔2022〕22号）
+             */
+            categories: components["schemas"]["FilingCategoryGuide"][];
+            commitment: components["schemas"]["CommitmentLetter"];
+            /**
+             * Temporary Months
+             * @description 临时备案的有效月数
+             */
+            temporary_months: number;
         };
         /** FilingHistoryEntry */
         FilingHistoryEntry: {
@@ -12620,6 +12799,112 @@ export interface operations {
             };
         };
     };
+    get_filing_guide: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 备案类别与承诺书 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "categories": [
+                     *         {
+                     *           "category": "temporary_trip",
+                     *           "commitment": true,
+                     *           "fields": [],
+                     *           "long_term": false,
+                     *           "name": "其他临时外出",
+                     *           "pensioners_only": false,
+                     *           "who": "出门探亲、旅游等临时在外地，可能要看病"
+                     *         }
+                     *       ],
+                     *       "commitment": {
+                     *         "paragraphs": [
+                     *           "本人承诺：所填写的异地居住、工作或外出情况真实。"
+                     *         ],
+                     *         "title": "个人承诺书",
+                     *         "version": "2026-01"
+                     *       },
+                     *       "temporary_months": 6
+                     *     }
+                     */
+                    "application/json": components["schemas"]["FilingGuide"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
     list_filings: {
         parameters: {
             query?: {
@@ -14619,6 +14904,101 @@ export interface operations {
             };
         };
     };
+    get_consent_notice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 告知书 */
+            200: {
+                headers: {
+                    /** @description 请求编号（反馈问题时提供） */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "other_routes": "其他认证方式：到社保经办网点现场认证、预约工作人员上门认证，或由家属代为认证。",
+                     *       "paragraphs": [
+                     *         "为了确认您本人健在、可以继续领取养老金，认证时要比对您的脸和登记的照片。"
+                     *       ],
+                     *       "purpose": "养老金领取资格认证的人脸比对",
+                     *       "retention": "认证有效期内及其后 30 天；撤回即删除",
+                     *       "title": "人脸识别告知书",
+                     *       "version": "2026-01"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConsentNotice"];
+                };
+            };
+            /** @description 错误: BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "BAD_REQUEST";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: HEADERS_TOO_LARGE */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "HEADERS_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: INTERNAL_ERROR */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+            };
+            /** @description 错误: SERVICE_UNAVAILABLE */
+            503: {
+                headers: {
+                    /**
+                     * @description 多少秒后可以再试
+                     * @example 5
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "SERVICE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
     list_home_visits: {
         parameters: {
             query?: {
@@ -15779,7 +16159,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConsentRecorded"];
                 };
             };
-            /** @description 错误: BAD_REQUEST, FIELD_NOT_ALLOWED, INVALID_JSON, VALIDATION_FAILED */
+            /** @description 错误: BAD_REQUEST, CONSENT_NOTICE_OUTDATED, FIELD_NOT_ALLOWED, INVALID_JSON, VALIDATION_FAILED */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15788,7 +16168,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "BAD_REQUEST" | "FIELD_NOT_ALLOWED" | "INVALID_JSON" | "VALIDATION_FAILED";
+                            code?: "BAD_REQUEST" | "CONSENT_NOTICE_OUTDATED" | "FIELD_NOT_ALLOWED" | "INVALID_JSON" | "VALIDATION_FAILED";
                         };
                     };
                 };

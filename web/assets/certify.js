@@ -12,7 +12,7 @@
     turn_right: ["👉", "请慢慢向右转头，再转回来"],
     nod: ["⬇", "请点点头"],
   };
-  var state = { token: null, personId: null, challenge: null, frames: [] };
+  var state = { token: null, personId: null, notice: null, challenge: null, frames: [] };
 
   function $(id) { return document.getElementById(id); }
 
@@ -83,13 +83,29 @@
     }
     var consent = await api("GET", "/v1/pension/people/" + state.personId + "/consent");
     var given = consent && consent.status === "given";
+    if (!given) await showNotice();
     show(given ? "ready" : "consent");
+  }
+
+  // The notice comes from the server that records the consent, and its version goes
+  // back with the answer: the person agrees to exactly the text shown.
+  async function showNotice() {
+    state.notice = await api("GET", "/v1/pension/consent-notice");
+    $("notice-title").textContent = state.notice.title;
+    var box = $("notice-text");
+    box.textContent = "";
+    state.notice.paragraphs.forEach(function (text) {
+      var paragraph = document.createElement("p");
+      paragraph.className = "say";
+      paragraph.textContent = text;
+      box.appendChild(paragraph);
+    });
   }
 
   $("consent-yes").addEventListener("click", async function () {
     try {
       await api("POST", "/v1/pension/people/" + state.personId + "/consent",
-                { decision: "give", notice_version: "2026-01" });
+                { decision: "give", notice_version: state.notice.version });
       show("ready");
     } catch (error) { fail(error.message); }
   });

@@ -1,0 +1,45 @@
+"""The face-check notice (人脸识别告知书) a person reads before consenting (PIPL Arts. 17,
+29: the purpose, the way, what is kept and for how long, and the person's rights). No I/O.
+
+The server owns the text and its version, so a consent records the notice that was shown;
+a client showing an older text is refused and asked to show the new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NOTICE_VERSION = "2026-01"
+CONSENT_PURPOSE = "养老金领取资格认证的人脸比对"
+# What the notice promises (认证有效期内及其后 30 天): housekeeping keeps it.
+TEMPLATE_RETENTION_TEXT = "认证有效期内及其后 30 天；撤回即删除"
+OTHER_ROUTES = "其他认证方式：到社保经办网点现场认证、预约工作人员上门认证，或由家属代为认证。"
+
+
+@dataclass(frozen=True)
+class Notice:
+    version: str
+    title: str
+    paragraphs: tuple[str, ...]
+    purpose: str
+    retention: str
+    other_routes: str
+
+
+CONSENT_NOTICE = Notice(
+    version=NOTICE_VERSION,
+    title="人脸识别告知书",
+    paragraphs=(
+        "为了确认您本人健在、可以继续领取养老金，认证时要比对您的脸和登记的照片。",
+        "怎么比对：在微信里由微信人脸核身完成；在网页上拍几秒钟的视频，按提示做动作，"
+        "由社保系统比对。",
+        "用途：只用于养老金领取资格认证。",
+        "保存：不保存视频和照片。比对用的人脸特征保存到认证有效期满后 30 天；为了防止别人用"
+        "旧视频冒认，每次认证的校验信息保存一年。您可以随时撤回同意，撤回后立即删除。",
+        "不同意也没关系：可以到社保经办网点认证、预约工作人员上门，或请家人代办，"
+        "其他业务不受影响。",
+    ),
+    purpose=CONSENT_PURPOSE,
+    retention=TEMPLATE_RETENTION_TEXT,
+    other_routes=OTHER_ROUTES,
+)
