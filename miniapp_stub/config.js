@@ -15,9 +15,6 @@ const config = {
   subscribeTemplates: ['wxtpl-cert-done', 'wxtpl-cert-due-soon', 'wxtpl-cert-overdue'],
   // The electronic card code lives 60 s: ask for the next one this many seconds early.
   ecodeRefreshMarginSeconds: 10,
-  // Versions of the texts this build shows (the API has no route that serves them yet).
-  consentNoticeVersion: '2026-01',
-  commitmentVersion: '2026-01',
 }
 
 function setBaseUrl(url) {

@@ -11,7 +11,6 @@ const rules = require('./helpers/rules')
 const { audit } = require('./helpers/elder')
 const { signIn } = require('./helpers/journeys')
 const api = require('../miniapp_stub/api/client')
-const { CATEGORIES, FIELD_LABELS } = require('../miniapp_stub/data/filing')
 
 const PAGES = [
   'pages/home/index', 'pages/login/index', 'pages/realname/index', 'pages/pension/index',
@@ -24,8 +23,16 @@ const PASS = {
 }
 const FAIL = { passed: false, message: '与登记照片比对未通过。请正对屏幕、光线充足时再试。', attemptsLeft: 3, next: '今天还可以再试 3 次。' }
 const ERROR = { text: '操作太频繁，请1 分钟后再试。', kind: 'error', login: true }
-const REFERRAL = CATEGORIES.find(c => c.value === 'referral')
-const ECODE = { code: 'not-a-real-code', expiresIn: 60, remaining: 42, expired: false, needsSms: false }
+// A referral as the filing guide serves it (the page's shape): its three fields.
+const REFERRAL = {
+  value: 'referral', name: '异地转诊', who: '本地医院开了转诊证明，要到外地医院看病', longTerm: false, commitment: false,
+  fields: [
+    { name: 'hospital', label: '就医的医院', placeholder: '例如：广州市第一人民医院', required: true },
+    { name: 'referring_hospital', label: '开转诊证明的医院', placeholder: '本地转出的医院', required: true },
+    { name: 'transfer_reference', label: '转诊证明编号（没有可以先不填，备案会等工作人员审核）', placeholder: '转诊单上的编号', required: false },
+  ],
+}
+const ECODE = { code: 'not-a-real-code', expiresIn: 60, remaining: 42, expired: false, needsSms: false, autoRefresh: true }
 
 /** The screens of each page: data set on the page as its own handlers would set it. */
 const SCREENS = {
@@ -40,13 +47,13 @@ const SCREENS = {
   'pages/family/index': [{ screen: 'list' }, { screen: 'invite' }, { screen: 'invite', 'form.by': 'id' }],
   'pages/filing/index': [
     { step: 'list' }, { step: 'category' },
-    { step: 'details', category: REFERRAL, fields: REFERRAL.fields.map(name => Object.assign({ name }, FIELD_LABELS[name])), provinceIndex: 18, cityNames: ['广州市'], cityIndex: 0 },
+    { step: 'details', category: REFERRAL, fields: REFERRAL.fields, provinceIndex: 18, cityNames: ['广州市'], cityIndex: 0 },
     { step: 'commitment', signed: true },
   ],
   'pages/filing-detail/index': [{ screen: 'certificate' }, { screen: 'change' }],
   'pages/card/index': [
     { screen: 'status' }, { screen: 'ecode-sms' }, { screen: 'ecode', ecode: ECODE },
-    { screen: 'ecode', ecode: Object.assign({}, ECODE, { remaining: 0, expired: true, needsSms: true }) },
+    { screen: 'ecode', ecode: Object.assign({}, ECODE, { remaining: 0, expired: true, needsSms: true, autoRefresh: false }) },
   ],
   'pages/inbox/index': [{
     messages: [{ message_id: 'm1', kind: 'cert_done', text: '您已完成养老金领取资格认证。', when: '2026年11月22日 10:00', read: false }],

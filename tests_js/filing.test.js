@@ -11,6 +11,7 @@ const fx = require('./helpers/fixtures')
 const rules = require('./helpers/rules')
 const qr = require('./helpers/qr')
 const { signIn } = require('./helpers/journeys')
+const { state, request } = require('./helpers/http')
 const { PROVINCES } = require('../miniapp_stub/data/regions')
 
 function provinceIndex(code) {
@@ -44,6 +45,9 @@ test('a temporary trip filed with the commitment letter, its certificate, a chan
   await filing.tap('#details-done')
   expect(filing.data.step).toBe('commitment')
   expect(filing.text()).toContain('个人承诺书')
+  // The letter shown is the one the server serves, and its version is what gets signed.
+  const guide = (await request('GET', `${state().baseUrl}/v1/medical/filing-guide`)).json
+  for (const paragraph of guide.commitment.paragraphs) expect(filing.text()).toContain(paragraph)
 
   // The commitment must be signed before submitting.
   await filing.tap('#submit-signed')
@@ -56,7 +60,7 @@ test('a temporary trip filed with the commitment letter, its certificate, a chan
   expect(JSON.parse(created.body)).toEqual({
     person_id: person.personId, category: 'temporary_trip',
     destination: { province_code: '440000', city_code: '440100' }, start_date: today,
-    commitment: { accepted: true, version: '2026-01' },
+    commitment: { accepted: true, version: guide.commitment.version },
   })
   const to = mp.lastNavigation().url
   expect(to).toMatch(/^\/pages\/filing-detail\/index\?id=F\w+&created=1$/)

@@ -30,11 +30,14 @@ test('consent, then certification by a family member through WeChat face verific
   await pension.tap('#start')
   expect(pension.data.step).toBe('consent')
   expect(pension.text()).toContain('人脸识别告知书')
+  // The notice shown is the server's, and its version is what the consent names.
+  const notice = (await request('GET', `${state().baseUrl}/v1/pension/consent-notice`)).json
+  for (const paragraph of notice.paragraphs) expect(pension.text()).toContain(paragraph)
   await pension.tap('#consent-give')
   expect(pension.data.step).toBe('ready')
   expect(pension.data.consent.status).toBe('given')
   const consentCall = parentPhone.requests.find(r => r.method === 'POST' && /\/consent$/.test(r.url))
-  expect(JSON.parse(consentCall.body)).toEqual({ decision: 'give', notice_version: '2026-01' })
+  expect(JSON.parse(consentCall.body)).toEqual({ decision: 'give', notice_version: notice.version })
 
   // She invites her son by phone to handle her certification.
   let family = await mp.open('pages/family/index')

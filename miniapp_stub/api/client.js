@@ -23,12 +23,14 @@
  * @typedef {import('./types').components['schemas']['ConsentView']} ConsentView
  * @typedef {import('./types').components['schemas']['ConsentDecision']} ConsentDecision
  * @typedef {import('./types').components['schemas']['ConsentRecorded']} ConsentRecorded
+ * @typedef {import('./types').components['schemas']['ConsentNotice']} ConsentNotice
  * @typedef {import('./types').components['schemas']['WeChatFaceStarted']} WeChatFaceStarted
  * @typedef {import('./types').components['schemas']['CheckOutcome']} CheckOutcome
  * @typedef {import('./types').components['schemas']['FilingRequest']} FilingRequest
  * @typedef {import('./types').components['schemas']['FilingChange']} FilingChange
  * @typedef {import('./types').components['schemas']['FilingView']} FilingView
  * @typedef {import('./types').components['schemas']['FilingList']} FilingList
+ * @typedef {import('./types').components['schemas']['FilingGuide']} FilingGuide
  * @typedef {import('./types').components['schemas']['CardList']} CardList
  * @typedef {import('./types').components['schemas']['CardView']} CardView
  * @typedef {import('./types').components['schemas']['CardEventRequest']} CardEventRequest
@@ -311,6 +313,10 @@ const pension = {
   async consent(personId) {
     return (await call('GET', `/v1/pension/people/${enc(personId)}/consent`)).data
   },
+  /** The notice to show before consent, from the server that records it. @returns {Promise<ConsentNotice>} */
+  async consentNotice() {
+    return (await call('GET', '/v1/pension/consent-notice', { auth: false })).data
+  },
   /** @param {ConsentDecision['decision']} decision @returns {Promise<ConsentRecorded>} */
   async decideConsent(personId, decision, noticeVersion) {
     return (await call('POST', `/v1/pension/people/${enc(personId)}/consent`, {
@@ -334,6 +340,10 @@ const pension = {
 // -- cross-region medical filing (异地就医备案) -------------------------------------------
 
 const filings = {
+  /** The categories, their fields and the 承诺书, from the server that checks them. @returns {Promise<FilingGuide>} */
+  async guide() {
+    return (await call('GET', '/v1/medical/filing-guide', { auth: false })).data
+  },
   /** @returns {Promise<FilingList>} */
   async list(personId, status) {
     return (await call('GET', '/v1/medical/filings', {

@@ -2,13 +2,24 @@
  * 异地就医备案: my filings, and a new one: pick the category, fill what it needs, read
  * and sign the personal commitment (承诺书), submit (POST /v1/medical/filings with an
  * Idempotency-Key). The certificate, changes and cancelling are on pages/filing-detail.
+ *
+ * The categories, the fields each needs and the 承诺书 come from the server that checks
+ * them (GET /v1/medical/filing-guide); the letter's version goes back with the filing,
+ * so the person signs exactly the text shown.
  */
+
+/** The guide's categories in the page's shape. */
+function categoriesOf(guide) {
+  return guide.categories.map(c => ({
+    value: c.category, name: c.name, who: c.who, longTerm: c.long_term, commitment: c.commitment,
+    fields: c.fields.map(f => ({ name: f.field, label: f.label, placeholder: f.placeholder, required: f.required })),
+  }))
+}
 const api = require('../../api/client')
-const { config } = require('../../config')
 const fmt = require('../../utils/format')
 const keys = require('../../utils/keys')
 const { PROVINCES } = require('../../data/regions')
-const { CATEGORIES, FIELD_LABELS, COMMITMENT, STATUS_NAMES } = require('../../data/filing')
+const { STATUS_NAMES } = require('../../data/filing')
 const pageBehavior = require('../../behaviors/page')
 
 Component({
@@ -17,7 +28,7 @@ Component({
   data: {
     step: 'list', // list → category → details → commitment → (detail page)
     filings: [],
-    categories: CATEGORIES,
+    categories: [],
     category: null,
     fields: [],
     provinceNames: PROVINCES.map(p => p[1]),
@@ -27,8 +38,9 @@ Component({
     form: { start_date: '', hospital: '', referring_hospital: '', transfer_reference: '', employer: '' },
     earliest: '',
     latest: '',
-    commitmentLines: COMMITMENT,
-    commitmentText: COMMITMENT.join(''),
+    commitmentLines: [], // the title, then the paragraphs
+    commitmentText: '',
+    commitmentVersion: '',
     signed: false,
     key: '',
     loaded: false,
@@ -50,9 +62,14 @@ Component({
 
     async load() {
       try {
-        const list = await api.filings.list(this.subjectPersonId())
+        const [list, guide] = await Promise.all([api.filings.list(this.subjectPersonId()), api.filings.guide()])
+        const letter = [guide.commitment.title].concat(guide.commitment.paragraphs)
         this.setData({
           loaded: true,
+          categories: categoriesOf(guide),
+          commitmentLines: letter,
+          commitmentText: letter.join(''),
+          commitmentVersion: guide.commitment.version,
           filings: list.filings.map(f => Object.assign({}, f, {
             statusName: STATUS_NAMES[f.status] || f.status,
             until: f.end_date ? `到 ${fmt.day(f.end_date)}` : '长期有效',
@@ -74,11 +91,8 @@ Component({
     },
 
     onCategory(e) {
-      const category = CATEGORIES.find(c => c.value === e.currentTarget.dataset.value)
-      this.setData({
-        category, step: 'details', key: '', signed: false,
-        fields: category.fields.map(name => Object.assign({ name }, FIELD_LABELS[name])),
-      })
+      const category = this.data.categories.find(c => c.value === e.currentTarget.dataset.value)
+      this.setData({ category, step: 'details', key: '', signed: false, fields: category.fields })
     },
 
     onProvince(e) {
@@ -149,7 +163,7 @@ Component({
         const value = String(this.data.form[field.name] || '').trim()
         if (value) body[field.name] = value
       }
-      if (category.commitment) body.commitment = { accepted: true, version: config.commitmentVersion }
+      if (category.commitment) body.commitment = { accepted: true, version: this.data.commitmentVersion }
       return body
     },
 

@@ -18,12 +18,6 @@ const keys = require('../../utils/keys')
 const wxp = require('../../utils/wxp')
 const pageBehavior = require('../../behaviors/page')
 
-const NOTICE = [
-  '为了确认您本人健在、可以继续领取养老金，我们需要用微信人脸核身比对您的脸。',
-  '用途：只用于养老金领取资格认证。',
-  '保存：不保存照片；认证记录保存到认证有效期满后 30 天。您可以随时撤回同意。',
-  '不同意也没关系：可以到社保经办网点认证、预约工作人员上门，或请家人代办，其他业务不受影响。',
-]
 const OTHER_ROUTES = '不用刷脸也能认证：请家人代办，预约工作人员上门，或带身份证到社保经办网点。'
 const NOT_FINISHED_RETRIES = 4
 
@@ -49,8 +43,12 @@ Component({
     status: null,
     statusText: '',
     consent: null,
-    noticeLines: NOTICE,
-    noticeText: NOTICE.join(''),
+    // The 告知书 comes from the server that records the consent; its version goes back
+    // with the answer, so the person agrees to exactly the text shown.
+    noticeTitle: '',
+    noticeLines: [],
+    noticeText: '',
+    noticeVersion: '',
     otherRoutes: OTHER_ROUTES,
     result: null,
     faceKey: '',
@@ -77,10 +75,14 @@ Component({
         return
       }
       try {
-        const [status, consent] = await Promise.all([
-          api.pension.status(personId), api.pension.consent(personId),
+        const [status, consent, notice] = await Promise.all([
+          api.pension.status(personId), api.pension.consent(personId), api.pension.consentNotice(),
         ])
-        this.setData({ step: 'status', status, statusText: statusText(status), consent })
+        this.setData({
+          step: 'status', status, statusText: statusText(status), consent,
+          noticeTitle: notice.title, noticeLines: notice.paragraphs,
+          noticeText: notice.paragraphs.join(''), noticeVersion: notice.version,
+        })
       } catch (err) {
         this.showError(err)
         this.setData({ step: 'status' })
@@ -103,7 +105,7 @@ Component({
       const decision = e.currentTarget.dataset.decision // give | refuse
       await this.guarded(async () => {
         const recorded = await api.pension.decideConsent(
-          this.subjectPersonId(), decision, config.consentNoticeVersion)
+          this.subjectPersonId(), decision, this.data.noticeVersion)
         const consent = await api.pension.consent(this.subjectPersonId())
         if (recorded.status === 'given') {
           this.setData({ consent, step: 'ready' })
@@ -191,7 +193,7 @@ Component({
       const ok = await wxp.confirm('撤回同意', '撤回后不能再用刷脸认证，可以到网点、预约上门或请家人代办。确定撤回吗？', '撤回', '不撤回')
       if (!ok) return
       await this.guarded(async () => {
-        const recorded = await api.pension.decideConsent(this.subjectPersonId(), 'withdraw', config.consentNoticeVersion)
+        const recorded = await api.pension.decideConsent(this.subjectPersonId(), 'withdraw', this.data.noticeVersion)
         const consent = await api.pension.consent(this.subjectPersonId())
         this.setData({ consent, step: 'refused', otherRoutes: recorded.other_routes || OTHER_ROUTES })
       })
