@@ -129,7 +129,7 @@ class ConsentHandler(PensionHandler):
         decision = self.body(ConsentDecision)
         entry = await cert.record_consent(
             self.me, person_id, decision.decision, ctx=self.ctx,
-            notice_version=decision.notice_version or cert.NOTICE_VERSION,
+            notice_version=decision.notice_version,
             paper_reference=decision.paper_reference, reason=decision.reason)
         return ConsentRecorded(status=entry.status, notice_version=entry.notice_version,
                                other_routes=cert.OTHER_ROUTES)

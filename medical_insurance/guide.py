@@ -67,6 +67,13 @@ COMMITMENT_LETTERS = {
 }
 
 
+@dataclass(frozen=True)
+class FilingGuide:
+    categories: tuple[CategoryGuide, ...]
+    letter: Letter
+    temporary_months: int
+
+
 def category_guides() -> list[CategoryGuide]:
     """Every category in the order of 医保发〔2022〕22号, with the fields its rule needs."""
     return [_guide(category) for category in Category]

@@ -14,6 +14,7 @@ from common.audit import AuditLog
 from common.clock import Clock, as_utc, local_date
 from common.errors import Conflict, PreconditionFailed, ValidationFailed
 from common.guard import Guard
+from medical_insurance.guide import FilingGuide, category_guides, commitment_letter
 from medical_insurance.model import (
     CATEGORY_NAMES,
     RULES,
@@ -175,6 +176,14 @@ def _required_text(draft: FilingDraft, name: str) -> str:
     if value is None:
         raise FilingInvalid(f"{name} is required for this category", field=name)
     return value
+
+
+def filing_guide(*, ctx: FilingContext) -> FilingGuide:
+    """What a person reads before filing: the categories, their fields and the letter of
+    the version this service accepts."""
+    return FilingGuide(categories=tuple(category_guides()),
+                       letter=commitment_letter(ctx.config.commitment_version),
+                       temporary_months=ctx.config.temporary_months)
 
 
 def _commitment(commitment: Commitment | None, needed: bool,

@@ -162,9 +162,11 @@ async def send_login_code(phone: str, code: str, *, sms: SmsSender,
     result = await sms.send(phone, template.aliyun_template_code, {"code": code})
     if result.outcome is Outcome.DELIVERED:
         return
-    if result.outcome in (Outcome.RATE_LIMITED, Outcome.PERMANENT, Outcome.CONFIG_ERROR):
+    if result.outcome in (Outcome.PERMANENT, Outcome.CONFIG_ERROR):
         # Refused outright, so nothing reached the number: this try must not hold up
-        # the next one. (A transient failure may have gone out, so it still counts.)
+        # the next one. A transient failure may have gone out, and Aliyun's own rate
+        # limit means it counts sends we did not see: both keep their slots, so the
+        # "wait a minute" the person hears holds.
         await limiter.give_back(hit)
     if result.outcome is Outcome.RATE_LIMITED:
         raise SmsRateLimited(60, rule=result.code)

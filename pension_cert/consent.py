@@ -9,13 +9,18 @@ from auth.model import Principal, Role
 from common.errors import ValidationFailed
 from pension_cert.check_model import Consent, ConsentEntry, ConsentIsPersonal, NoticeOutdated
 from pension_cert.context import CertContext, pensioner
-from pension_cert.notice import CONSENT_PURPOSE, NOTICE_VERSION, TEMPLATE_RETENTION_TEXT
+from pension_cert.notice import Notice
 
 DECISIONS = {"give": "given", "refuse": "refused", "withdraw": "withdrawn"}
 
 
+def notice_of(ctx: CertContext) -> Notice:
+    """The notice a person reads before deciding (what GET /v1/pension/consent-notice shows)."""
+    return ctx.consent_notice()
+
+
 async def record_consent(principal: Principal, person_id: str, decision: str, *,
-                         ctx: CertContext, notice_version: str = NOTICE_VERSION,
+                         ctx: CertContext, notice_version: str | None = None,
                          paper_reference: str | None = None,
                          reason: str | None = None) -> ConsentEntry:
     """give / refuse / withdraw. Withdrawing deletes the template; refusing changes nothing
@@ -24,18 +29,20 @@ async def record_consent(principal: Principal, person_id: str, decision: str, *,
     family included, can consent for them."""
     if decision not in DECISIONS:
         raise ValidationFailed("decision is give, refuse or withdraw", field="decision")
-    if decision == "give" and notice_version != NOTICE_VERSION:
+    notice = ctx.consent_notice()
+    if decision == "give" and notice_version not in (None, notice.version):
         # Consent counts for the notice the person read: a client showing an older text
-        # must show the current one first (GET /v1/pension/consent-notice).
+        # must show the current one first (GET /v1/pension/consent-notice). None: the
+        # caller showed the current one (an agent's paper form is always the current).
         raise NoticeOutdated("the notice shown is not the current one", field="notice_version",
-                             current_version=NOTICE_VERSION)
+                             current_version=notice.version)
     channel = _consent_channel(principal, person_id, paper_reference, reason)
     await pensioner(person_id, ctx=ctx)
     now = ctx.clock.now()
     status = DECISIONS[decision]
     on_paper = channel == "paper"
-    entry = ConsentEntry(status=status, at=now, notice_version=notice_version,
-                         purpose=CONSENT_PURPOSE, retention=TEMPLATE_RETENTION_TEXT,
+    entry = ConsentEntry(status=status, at=now, notice_version=notice_version or notice.version,
+                         purpose=notice.purpose, retention=notice.retention,
                          actor=principal.subject, channel=channel,
                          paper_reference=paper_reference if on_paper else None,
                          reason=reason if on_paper else None)

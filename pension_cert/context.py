@@ -17,6 +17,7 @@ from notifications.service import Notifier
 from pension_cert.face import FaceCheckConfig
 from pension_cert.face_index import RegionIndexes
 from pension_cert.model import DEFAULT_CYCLE_RULES, CycleRule, NotAPensioner
+from pension_cert.notice import Notice, consent_notice
 from pension_cert.payroll_repository import PayrollRepository
 from pension_cert.pool import FacePool
 from pension_cert.replay import ReplayRule
@@ -85,6 +86,11 @@ class CertContext:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def consent_notice(self) -> Notice:
+        """The notice for the periods this service keeps data (its settings)."""
+        return consent_notice(template_days=self.config.template_retention.days,
+                              replay_days=self.config.replay_memory.days)
 
     def attempt_rule(self) -> RateRule:
         return RateRule("face_attempts", limit=self.config.daily_attempts,

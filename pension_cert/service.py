@@ -26,7 +26,7 @@ from pension_cert.check_model import (
     WrongFaceProvider,
     provider_for,
 )
-from pension_cert.consent import ConsentView, consent_of, record_consent
+from pension_cert.consent import ConsentView, consent_of, notice_of, record_consent
 from pension_cert.context import CertConfig, CertContext
 from pension_cert.cycle import (
     agent_certify,
@@ -51,14 +51,13 @@ from pension_cert.model import (
     Channel,
     NotAPensioner,
 )
-from pension_cert.notice import CONSENT_NOTICE, NOTICE_VERSION, OTHER_ROUTES
+from pension_cert.notice import NOTICE_VERSION, OTHER_ROUTES
 from pension_cert.payroll import payroll_rows, person_payment, person_record, run_payroll
 from pension_cert.review import decide_case, open_cases
 from pension_cert.signals import SIGNAL_KINDS, ingest_signal, ingest_signal_for
 from pension_cert.wechat_face import StartedWeChatFace, finish_wechat_face, start_wechat_face
 
 __all__ = [
-    "CONSENT_NOTICE",
     "NOTICE_VERSION",
     "OTHER_ROUTES",
     "PHOTO_SUFFIXES",
@@ -100,6 +99,7 @@ __all__ = [
     "import_photos",
     "ingest_signal",
     "ingest_signal_for",
+    "notice_of",
     "open_cases",
     "payroll_rows",
     "person_payment",

@@ -55,6 +55,13 @@ class ContributionRepository:
         return {i: (doc or {}).get("source_record_id") for i, doc in zip(taken, holders,
                                                                           strict=True)}
 
+    async def release_versions(self, records: Sequence[Contribution]) -> None:
+        """Give back the version claims of rows that were refused after claiming (only a
+        claim naming the row's own source record is removed)."""
+        for record in records:
+            await self._versions.delete_one({"_id": _version_id(record),
+                                             "source_record_id": record.source_record_id})
+
     async def store(self, records: Sequence[Contribution], now: datetime) -> set[int]:
         """Store records under their source record ids; the positions whose id existed."""
         return await insert_new(self._rows, [

@@ -91,7 +91,7 @@ async def feed_contribution(raw: Mapping[str, str], *, ctx: RecordsContext) -> s
     await _import_batch([(1, row)], report, ctx)
     if report.rejected:
         _, detail, field_name = report.rejected[0]
-        if "another" in detail:
+        if field_name == "source_record_id":
             raise SourceRecordConflict(detail, field="source_record_id")
         raise InvalidContribution(detail, field=field_name)
     return "corrected" if report.corrected else "stored" if report.stored else "unchanged"
@@ -163,6 +163,7 @@ async def _store(new: list[tuple[int, Contribution]], report: ContributionReport
     earlier = await ctx.contributions.by_source(
         [records[i].source_record_id for i in existed])
     to_list: dict[str, list[Contribution]] = defaultdict(list)
+    unused: list[Contribution] = []  # version claims no stored row stands behind
     for i, record in enumerate(records):
         if i in existed:
             stored = earlier.get(record.source_record_id)
@@ -171,11 +172,15 @@ async def _store(new: list[tuple[int, Contribution]], report: ContributionReport
                 report.rejected.append((new[i][0], "this source record id was imported "
                                         "before with another person or values",
                                         "source_record_id"))
+                unused.append(record)
                 continue
+            if stored.version != record.version:
+                unused.append(record)  # the row stored earlier keeps its own version
             record = stored
         to_list[record.person_id].append(record)
         report.stored += 1
         report.corrected += record.version > 1
+    await ctx.contributions.release_versions(unused)
     await asyncio.gather(*[ctx.contributions.list_for(person_id, rows)
                            for person_id, rows in to_list.items()])
 

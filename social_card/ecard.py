@@ -5,6 +5,7 @@ temporary loss, shown only with the holder's SMS authorisation (domain rules §4
 from __future__ import annotations
 
 import io
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,11 +71,12 @@ async def issue_ecode(principal: Principal, card: Card, *, challenge_id: str | N
     svg = io.BytesIO()
     segno.make(token, error="l").save(svg, kind="svg", scale=3, xmldecl=False)
     await ctx.audit.record(actor=principal.subject, action="ecard.issue", object=card.card_id,
-                           outcome=outcome)
+                           outcome=outcome, **({"confirmation": challenge_id}
+                                               if authorised_until is not None else {}))
     return {"code": token, "expires_in": int(ECODE_LIFETIME.total_seconds()),
             "qr_svg": svg.getvalue().decode(),
             # Seconds, not a time of day: many phones' clocks are wrong.
-            "authorised_for": None if authorised_until is None else int(
+            "authorised_for": None if authorised_until is None else math.ceil(
                 (authorised_until - ctx.clock.now()).total_seconds())}
 
 
@@ -87,8 +89,10 @@ async def _authorise_by_sms(principal: Principal, card: Card, challenge_id: str 
     challenge = await auth_service.redeem_code(challenge_id, sms_code, "ecard", ctx=ctx.auth)
     if challenge.account_id != principal.subject or challenge.person_id != card.person_id:
         raise ValidationFailed("that code was sent for another request", field="code")
+    # Bound to this loss of this card: lifting the loss (or any later change) ends it.
     await ctx.guard.claim(_authorisation_key(challenge_id), ttl=ECODE_AUTHORISATION,
-                          owner=principal.subject, card_id=card.card_id)
+                          owner=principal.subject, card_id=card.card_id,
+                          card_version=card.version)
     holder = await ctx.guard.holder(_authorisation_key(challenge_id))
     return as_utc(holder["expires_at"]) if holder else ctx.clock.now() + ECODE_AUTHORISATION
 
@@ -100,6 +104,7 @@ async def _authorised(principal: Principal, card: Card, challenge_id: str | None
     holder = await ctx.guard.holder(_authorisation_key(challenge_id)) if challenge_id else None
     if (holder is None or holder.get("owner") != principal.subject
             or holder.get("card_id") != card.card_id
+            or holder.get("card_version") != card.version
             or as_utc(holder["expires_at"]) <= ctx.clock.now()):
         raise ECodeConfirmationNeeded("confirm with an SMS code while the card is lost")
     return as_utc(holder["expires_at"])

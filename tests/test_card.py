@@ -322,6 +322,21 @@ async def test_under_temporary_loss_a_code_needs_the_holders_sms_confirmation(
                             json_body={"challenge_id": asked.json()["challenge_id"]})
     assert (lapsed.status, lapsed.error_code) == (409, "ECODE_SMS_CONFIRMATION_REQUIRED")
 
+    # A confirmation is for this loss: found, lost again, and it no longer serves.
+    await control(standins.aliyun_url, "/_control/advance", {"seconds": 600})
+    again = (await api.post(f"/v1/cards/{card.card_id}/ecode/sms", headers=token,
+                            body=b"")).json()["challenge_id"]
+    newest = re.search(r"验证码为(\d{6})", (await sms_to(standins, phone))[-1]["text"])
+    assert newest is not None
+    assert (await api.post(f"/v1/cards/{card.card_id}/ecode", headers=token, json_body={
+        "challenge_id": again, "code": newest.group(1)})).status == 200
+    assert (await event(api, token, card.card_id, "cancel_temp_loss",
+                        {"functions": ["ss", "bank"]})).status == 200
+    assert (await event(api, token, card.card_id, "temp_loss")).status == 200
+    earlier = await api.post(f"/v1/cards/{card.card_id}/ecode", headers=token,
+                             json_body={"challenge_id": again})
+    assert (earlier.status, earlier.error_code) == (409, "ECODE_SMS_CONFIRMATION_REQUIRED")
+
 
 # -- feeds, family ------------------------------------------------------------------------------
 

@@ -5,6 +5,9 @@ versions a client signs are the ones these routes served."""
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
+
 from medical_insurance.model import Category
 from tests.journeys import bearer, body_for, file, retiree, verified_citizen
 
@@ -76,3 +79,24 @@ async def test_consent_counts_for_the_notice_that_was_shown(api, deps, standins,
     withdrawn = await api.post(path, headers=token, json_body={
         "decision": "withdraw", "notice_version": "2020-01"})
     assert withdrawn.json()["status"] == "withdrawn"
+
+
+async def test_the_notice_states_the_periods_the_settings_keep(api, deps, standins, clock):
+    """FACE_DEAD_RETENTION_DAYS=60: the notice says 60 days and is another version, so a
+    consent to the 30-day text is not taken as consent to this one."""
+    usual = (await api.get("/v1/pension/consent-notice")).json()
+    assert "30 天" in "".join(usual["paragraphs"])  # the default setting
+    deps.cert.config = dataclasses.replace(deps.cert.config,
+                                           template_retention=timedelta(days=60))
+    longer = (await api.get("/v1/pension/consent-notice")).json()
+    assert longer["version"] != usual["version"]
+    assert "60 天" in "".join(longer["paragraphs"]) and "60 天" in longer["retention"]
+    _, person_id, token = await retiree(api, deps, standins, clock, photo=None, consent=False)
+    path = f"/v1/pension/people/{person_id}/consent"
+    old = await api.post(path, headers=token,
+                         json_body={"decision": "give", "notice_version": usual["version"]})
+    assert (old.status, old.error_code) == (400, "CONSENT_NOTICE_OUTDATED")
+    assert (await api.post(path, headers=token, json_body={
+        "decision": "give", "notice_version": longer["version"]})).status == 200
+    [entry] = (await api.get(path, headers=token)).json()["history"]
+    assert "60 天" in entry["retention"]

@@ -12,7 +12,7 @@ import pytest
 
 from api.messages import message_for
 from common.clock import SHANGHAI
-from notifications.model import MessageStatus, Outcome, QuietHours, SmsRateLimited
+from notifications.model import MessageStatus, Outcome, QuietHours, SmsNotSent, SmsRateLimited
 from notifications.service import enqueue, send_login_code
 from notifications.templates import CERT_DUE_SOON, REGISTRY
 from tests.conftest import run_app
@@ -74,15 +74,35 @@ async def test_a_code_a_second_past_the_minute_is_held_by_us_not_refused_by_aliy
     assert [m["params"]["code"] for m in await sms_to(standins, phone)] == ["200001", "200003"]
 
 
-async def test_a_code_aliyun_refused_does_not_hold_up_the_next(deps, clock, standins):
+async def test_a_code_that_never_went_out_does_not_hold_up_the_next(deps, clock, standins):
+    """Our template was refused (an operator's mistake): nothing reached the number, so
+    once it is fixed the person need not wait a minute."""
     phone = new_phone()
-    await control(standins.aliyun_url, "/_control/plan", {"code": "isv.BUSINESS_LIMIT_CONTROL"})
-    with pytest.raises(SmsRateLimited):
+    await control(standins.aliyun_url, "/_control/plan", {"code": "isv.SMS_TEMPLATE_ILLEGAL"})
+    with pytest.raises(SmsNotSent):
         await send_login_code(phone, "300001", sms=deps.gateways.sms, limiter=deps.limiter)
     assert await sms_to(standins, phone) == []
-    # Nothing reached the number, so our own one-a-minute does not stop the next try.
     await send_login_code(phone, "300002", sms=deps.gateways.sms, limiter=deps.limiter)
     assert [m["params"]["code"] for m in await sms_to(standins, phone)] == ["300002"]
+
+
+async def test_when_aliyun_itself_says_wait_the_wait_holds(deps, clock, standins):
+    """Aliyun counted sends we did not see: the person is told to wait a minute, and a
+    try before then is held by us rather than sent to be refused again."""
+    phone = new_phone()
+    await control(standins.aliyun_url, "/_control/plan", {"code": "isv.BUSINESS_LIMIT_CONTROL"})
+    with pytest.raises(SmsRateLimited) as told:
+        await send_login_code(phone, "400001", sms=deps.gateways.sms, limiter=deps.limiter)
+    assert told.value.retry_after == 60
+    clock.advance(seconds=30)
+    with pytest.raises(SmsRateLimited) as held:
+        await send_login_code(phone, "400002", sms=deps.gateways.sms, limiter=deps.limiter)
+    assert (held.value.rule, held.value.retry_after) == ("sms_code_minute", 30)
+    assert await sms_to(standins, phone) == []
+    clock.advance(seconds=30)
+    await control(standins.aliyun_url, "/_control/advance", {"seconds": 60})
+    await send_login_code(phone, "400003", sms=deps.gateways.sms, limiter=deps.limiter)
+    assert [m["params"]["code"] for m in await sms_to(standins, phone)] == ["400003"]
 
 
 async def test_a_login_code_goes_out_at_once_even_in_quiet_hours(deps, clock, standins):

@@ -140,6 +140,34 @@ async def test_a_row_that_died_half_way_keeps_its_place_when_a_correction_came_m
     assert month["corrected"]
     assert [p["version"] for p in month["paid"]] == [2]  # the newest of two
     assert history["paid_months"][PENSION] == 1
+    # Versions follow arrival (docs/records.md). July's version was claimed before its
+    # row was lost, so July keeps its place and the correction is in force; a delivery
+    # lost before its claim left nothing, so the resent July arrived last and is newer.
+    in_force = 90000 if dies_at == "contributions" else 80000
+    assert month["paid"][0]["employer_fen"] == in_force
+
+
+async def test_a_source_id_refused_for_another_person_takes_no_version(api, deps, standins):
+    """A row reusing someone else's source record id is refused and leaves nothing: the
+    person's real first row for that month is version 1, not a correction."""
+    _, first_id = await verified_citizen(api, deps, standins)
+    second, second_id = await verified_citizen(api, deps, standins)
+    first_number = (await deps.people.get(first_id)).id_number
+    second_number = (await deps.people.get(second_id)).id_number
+    key = await feed_key(deps)
+    feed = "/v1/records/contributions/feed"
+    source = f"{first_id[-6:]}-shared"
+    assert (await api.post(feed, headers=key, json_body=row(source, first_number, "2024-08"))
+            ).json() == {"outcome": "stored"}
+    refused = await api.post(feed, headers=key, json_body=row(source, second_number, "2024-08"))
+    assert (refused.status, refused.error_code) == (400, "SOURCE_RECORD_CONFLICT")
+    own = await api.post(feed, headers=key, json_body=row(f"{second_id[-6:]}-8", second_number,
+                                                          "2024-08"))
+    assert own.json() == {"outcome": "stored"}
+    history = (await api.get("/v1/records/contributions",
+                             headers=bearer(second["access_token"]))).json()
+    [august] = [m for m in history["months"] if m["month"] == "2024-08"]
+    assert not august["corrected"] and august["paid"][0]["version"] == 1
 
 
 async def test_bad_rows_are_refused_and_store_nothing(api, deps, standins):

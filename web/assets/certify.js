@@ -107,7 +107,13 @@
       await api("POST", "/v1/pension/people/" + state.personId + "/consent",
                 { decision: "give", notice_version: state.notice.version });
       show("ready");
-    } catch (error) { fail(error.message); }
+    } catch (error) {
+      if (error.code === "CONSENT_NOTICE_OUTDATED") {
+        await showNotice();  // changed while on screen: the new text, to read again
+        show("consent");
+      }
+      fail(error.message);
+    }
   });
   $("consent-no").addEventListener("click", function () {
     showResult("可以用其他方式认证", "请家属在他的手机上帮您认证、在 App 里预约上门认证，" +

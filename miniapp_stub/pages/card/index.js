@@ -137,7 +137,17 @@ Component({
     async issue(confirmation) {
       await this.guarded(async () => {
         this.stopTimers()
-        const ecode = await api.cards.issueECode(this.data.card.card_id, confirmation)
+        let ecode
+        try {
+          ecode = await api.cards.issueECode(this.data.card.card_id, confirmation)
+        } catch (err) {
+          if (err.code === 'ECODE_SMS_CONFIRMATION_REQUIRED') {
+            // The confirmation ran out (or the loss changed): ask for a new SMS code.
+            this.authorisation = null
+            this.setData({ screen: 'ecode-sms', ecode: null, sms: { challengeId: '', code: '' }, 'form.code': '' })
+          }
+          throw err
+        }
         const needsSms = ecode.authorised_for !== null && ecode.authorised_for !== undefined
         // Under loss the next code comes with the confirmation's id while it lasts (the
         // server counts the seconds: the phone's own clock may be wrong).

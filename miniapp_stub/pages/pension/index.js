@@ -75,21 +75,26 @@ Component({
         return
       }
       try {
-        const [status, consent, notice] = await Promise.all([
-          api.pension.status(personId), api.pension.consent(personId), api.pension.consentNotice(),
+        const [status, consent] = await Promise.all([
+          api.pension.status(personId), api.pension.consent(personId),
         ])
-        this.setData({
-          step: 'status', status, statusText: statusText(status), consent,
-          noticeTitle: notice.title, noticeLines: notice.paragraphs,
-          noticeText: notice.paragraphs.join(''), noticeVersion: notice.version,
-        })
+        this.setData({ step: 'status', status, statusText: statusText(status), consent })
       } catch (err) {
         this.showError(err)
         this.setData({ step: 'status' })
       }
     },
 
-    onStart() {
+    /** The notice from the server; only the consent step waits for it. */
+    async loadNotice() {
+      const notice = await api.pension.consentNotice()
+      this.setData({
+        noticeTitle: notice.title, noticeLines: notice.paragraphs,
+        noticeText: notice.paragraphs.join(''), noticeVersion: notice.version,
+      })
+    },
+
+    async onStart() {
       const consent = this.data.consent
       this.clearNotice()
       if (consent && consent.status === 'given') {
@@ -97,15 +102,24 @@ Component({
       } else if (this.acting()) {
         this.setData({ step: 'needs-consent' })
       } else {
-        this.setData({ step: 'consent' })
+        await this.guarded(async () => {
+          await this.loadNotice()
+          this.setData({ step: 'consent' })
+        })
       }
     },
 
     async onConsent(e) {
       const decision = e.currentTarget.dataset.decision // give | refuse
       await this.guarded(async () => {
-        const recorded = await api.pension.decideConsent(
-          this.subjectPersonId(), decision, this.data.noticeVersion)
+        let recorded
+        try {
+          recorded = await api.pension.decideConsent(this.subjectPersonId(), decision, this.data.noticeVersion)
+        } catch (err) {
+          // The notice changed while it was on screen: show the new one to read again.
+          if (err.code === 'CONSENT_NOTICE_OUTDATED') await this.loadNotice()
+          throw err
+        }
         const consent = await api.pension.consent(this.subjectPersonId())
         if (recorded.status === 'given') {
           this.setData({ consent, step: 'ready' })
