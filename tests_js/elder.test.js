@@ -23,6 +23,10 @@ const PASS = {
 }
 const FAIL = { passed: false, message: '与登记照片比对未通过。请正对屏幕、光线充足时再试。', attemptsLeft: 3, next: '今天还可以再试 3 次。' }
 const ERROR = { text: '操作太频繁，请1 分钟后再试。', kind: 'error', login: true }
+// The 告知书 as the server serves it (its first lines).
+const NOTICE = ['为了确认您本人健在、可以继续领取养老金，认证时要比对您的脸和登记的照片。', '用途：只用于养老金领取资格认证。']
+// The 承诺书 as the filing guide serves it: the title, then the paragraphs.
+const LETTER = ['个人承诺书', '本人承诺：所填写的异地居住、工作或外出情况真实。', '本人会在情况变化时及时变更或取消备案。']
 // A referral as the filing guide serves it (the page's shape): its three fields.
 const REFERRAL = {
   value: 'referral', name: '异地转诊', who: '本地医院开了转诊证明，要到外地医院看病', longTerm: false, commitment: false,
@@ -40,15 +44,16 @@ const SCREENS = {
   'pages/login/index': [{ step: 'start' }, { step: 'phone' }, { step: 'done' }, { notice: ERROR }],
   'pages/realname/index': [{ step: 'form' }, { step: 'code', sentMessage: '如身份证号和姓名与参保登记一致，验证码已发送到参保登记的手机号。' }, { step: 'done' }],
   'pages/pension/index': [
-    { step: 'status' }, { step: 'other' }, { step: 'consent' }, { step: 'needs-consent' }, { step: 'refused' },
+    { step: 'status' }, { step: 'other' }, { step: 'consent', noticeTitle: '人脸识别告知书', noticeLines: NOTICE, noticeText: NOTICE.join('') },
+    { step: 'needs-consent' }, { step: 'refused' },
     { step: 'ready' }, { step: 'verifying' }, { step: 'result', result: PASS }, { step: 'result', result: FAIL },
   ],
   'pages/home-visit/index': [{ step: 'form', dates: ['2030-01-02'] }, { step: 'done', booking: { booking_id: 'V1', statusName: '已提交' } }],
   'pages/family/index': [{ screen: 'list' }, { screen: 'invite' }, { screen: 'invite', 'form.by': 'id' }],
   'pages/filing/index': [
-    { step: 'list' }, { step: 'category' },
+    { step: 'list' }, { step: 'category', categories: [REFERRAL] },
     { step: 'details', category: REFERRAL, fields: REFERRAL.fields, provinceIndex: 18, cityNames: ['广州市'], cityIndex: 0 },
-    { step: 'commitment', signed: true },
+    { step: 'commitment', signed: true, commitmentLines: LETTER, commitmentText: LETTER.join('') },
   ],
   'pages/filing-detail/index': [{ screen: 'certificate' }, { screen: 'change' }],
   'pages/card/index': [

@@ -62,14 +62,9 @@ Component({
 
     async load() {
       try {
-        const [list, guide] = await Promise.all([api.filings.list(this.subjectPersonId()), api.filings.guide()])
-        const letter = [guide.commitment.title].concat(guide.commitment.paragraphs)
+        const list = await api.filings.list(this.subjectPersonId())
         this.setData({
           loaded: true,
-          categories: categoriesOf(guide),
-          commitmentLines: letter,
-          commitmentText: letter.join(''),
-          commitmentVersion: guide.commitment.version,
           filings: list.filings.map(f => Object.assign({}, f, {
             statusName: STATUS_NAMES[f.status] || f.status,
             until: f.end_date ? `到 ${fmt.day(f.end_date)}` : '长期有效',
@@ -81,9 +76,22 @@ Component({
       }
     },
 
-    onNew() {
+    /** The guide from the server; only a new filing waits for it (the list does not). */
+    async loadGuide() {
+      const guide = await api.filings.guide()
+      const letter = [guide.commitment.title].concat(guide.commitment.paragraphs)
+      this.setData({
+        categories: categoriesOf(guide), commitmentLines: letter,
+        commitmentText: letter.join(''), commitmentVersion: guide.commitment.version,
+      })
+    },
+
+    async onNew() {
       this.clearNotice()
-      this.setData({ step: 'category', key: '', signed: false })
+      await this.guarded(async () => {
+        if (!this.data.categories.length) await this.loadGuide()
+        this.setData({ step: 'category', key: '', signed: false })
+      })
     },
 
     onOpen(e) {
@@ -171,7 +179,17 @@ Component({
       await this.guarded(async () => {
         const key = this.data.key || keys.newKey('filing')
         this.setData({ key })
-        const created = await api.filings.create(this.request(), key)
+        let created
+        try {
+          created = await api.filings.create(this.request(), key)
+        } catch (err) {
+          if (err.field === 'commitment.version') {
+            // The letter changed while it was on screen: the new text, to read and sign again.
+            await this.loadGuide()
+            this.setData({ step: 'commitment', signed: false, key: '' })
+          }
+          throw err
+        }
         this.setData({ key: '', step: 'list' })
         wx.navigateTo({ url: `/pages/filing-detail/index?id=${created.data.filing_id}&created=1` })
         return created.data
