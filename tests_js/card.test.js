@@ -131,11 +131,24 @@ test('card status and progress, e-card QR refreshed before it expires, temporary
   expect(scheduledRefreshes(timers, card.data.ecode.expiresIn)).toHaveLength(1) // and the next one
   timers.mockRestore()
 
-  // Found it: lift the temporary loss.
+  // Found it, then lost it again: the confirmation was for the earlier loss, so showing
+  // the code asks for a new SMS code (rather than failing the same way on every tap).
   await card.tap('.btn-secondary') // 关闭
+  await card.tap('#lift-loss')
+  expect(card.textOf('#card-status')).toBe(`状态：${rules.CARD_STATUS.normal}`)
+  await card.tap('#temp-loss')
+  expect(card.textOf('#card-status')).toBe(`状态：${rules.CARD_STATUS.temp_loss}`)
+  await card.tap('#show-code')
+  expect(card.data.screen).toBe('ecode-sms')
+  expect(card.data.notice.kind).toBe('error')
+  expect(phone.requests.filter(r => /\/ecode$/.test(r.url)).pop().status).toBe(409)
+
+  // Found it: lift the temporary loss.
+  await card.tap('#sms-back') // 返回
   await card.tap('#lift-loss')
   expect(card.textOf('#card-status')).toBe(`状态：${rules.CARD_STATUS.normal}`)
   card.close()
   card = await mp.open('pages/card/index')
-  expect(card.data.card.history.map(h => h.event).slice(-3)).toEqual(['activate', 'temp_loss', 'cancel_temp_loss'])
+  expect(card.data.card.history.map(h => h.event).slice(-5)).toEqual(
+    ['activate', 'temp_loss', 'cancel_temp_loss', 'temp_loss', 'cancel_temp_loss'])
 })
