@@ -17,6 +17,7 @@ from common.clock import Clock, as_utc
 from common.mongo import Collection, IndexSpec, delete_expired, insert_once
 
 COLLECTION = "guards"
+_TAKEOVER_PERIOD = timedelta(seconds=30)
 
 INDEXES = [
     IndexSpec(COLLECTION, [("expires_at", 1)], name="expires_at", ttl=True),
@@ -46,7 +47,7 @@ class Guard:
         """Take ``key`` for ``ttl`` unless someone else holds it and their time has not run
         out; a lapsed claim is taken over (expiry is checked here, on read). Returns None
         when the key is ours, else when the other holder's claim runs out."""
-        for _ in range(3):
+        for _ in range(5):
             if await self.claim(key, ttl=ttl, owner=owner):
                 return None
             holder = await self.holder(key)
@@ -57,8 +58,25 @@ class Guard:
             expires = holder.get("expires_at")
             if expires is not None and as_utc(expires) > self._clock.now():
                 return as_utc(expires)
-            await self.release(key, owner=holder.get("owner"))
+            await self._remove_lapsed(key, holder)
         return self._clock.now() + ttl  # lost every race: as if just taken by another
+
+    async def _remove_lapsed(self, key: str, lapsed: dict[str, Any]) -> None:
+        """Delete a lapsed claim so that it can be claimed again, by one caller only.
+
+        A delete on FerretDB v1 reads and then deletes by ``_id``, so when several callers
+        found the same lapsed claim, a late deleter could remove the fresh claim an early
+        one had just made, and both would hold the key. So the right to delete is itself a
+        claim, keyed by the lapsed claim (its owner and time): one caller wins it. Its key
+        also names a 30 s period, so a winner that died before deleting holds nobody up
+        for longer than that.
+        """
+        period = int(self._clock.now().timestamp() // _TAKEOVER_PERIOD.total_seconds())
+        marker = (f"takeover:{key}:{lapsed.get('owner')}:"
+                  f"{as_utc(lapsed['claimed_at']).isoformat()}:{period}")
+        if await self.claim(marker, ttl=_TAKEOVER_PERIOD * 2):
+            await self._guards.delete_one({"_id": key, "owner": lapsed.get("owner"),
+                                           "claimed_at": lapsed["claimed_at"]})
 
     async def holder(self, key: str) -> dict[str, Any] | None:
         """Who holds ``key`` and since when, or None."""

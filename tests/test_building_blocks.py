@@ -65,6 +65,39 @@ async def test_plain_conditional_update_race_on_devdb(deps):
     assert double_wins >= 1, "conditional update never raced: FerretDB may be atomic now"
 
 
+async def test_a_lapsed_claim_is_taken_over_by_one_caller_only(deps, clock):
+    """Twenty callers find the same lapsed claim at once: exactly one takes it over. (On
+    FerretDB v1 a delete reads, then deletes by _id: without care, late deleters removed
+    the fresh claims of early ones, and two to four callers held the key.)"""
+    for round_ in range(20):
+        key = f"lapse-race-{round_}"
+        assert await deps.guard.claim_lapsing(key, ttl=timedelta(minutes=1), owner="first") \
+            is None
+        clock.advance(seconds=61)
+        taken = await asyncio.gather(*[
+            deps.guard.claim_lapsing(key, ttl=timedelta(minutes=1), owner=f"caller-{n}")
+            for n in range(20)])
+        assert sum(1 for t in taken if t is None) == 1, round_
+        holder = await deps.guard.holder(key)
+        assert holder is not None and holder["owner"].startswith("caller-")
+
+
+async def test_a_rolling_limit_holds_when_its_slot_lapses_under_a_burst(deps, clock):
+    rule = RateRule("r_lapse", limit=1, window=timedelta(minutes=1), rolling=True)
+    for round_ in range(10):
+        await deps.limiter.hit("lapse", f"s{round_}", [rule])
+        clock.advance(seconds=61)
+
+        async def attempt(subject: str = f"s{round_}") -> bool:
+            try:
+                await deps.limiter.hit("lapse", subject, [rule])
+            except RateLimited:
+                return False
+            return True
+
+        assert (await asyncio.gather(*[attempt() for _ in range(20)])).count(True) == 1, round_
+
+
 # -- rate limiter -----------------------------------------------------------------
 
 PER_MINUTE = RateRule("per_minute", limit=1, window=timedelta(minutes=1))
