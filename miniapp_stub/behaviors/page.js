@@ -15,7 +15,19 @@ module.exports = Behavior({
   },
 
   methods: {
-    /** Re-read the shared state; pages call it from onLoad and onShow. */
+    /** The usual start of a page: the shared state, then its own data (if it loads any).
+     *  A page with more to do on load defines its own onLoad (and calls syncShared). */
+    onLoad() {
+      this.syncShared()
+      return typeof this.load === 'function' ? this.load() : undefined
+    },
+
+    /** Back on screen: the 长辈版 switch or the relative acted for may have changed. */
+    onShow() {
+      this.syncShared()
+    },
+
+    /** Re-read the shared state (onLoad and onShow). */
     syncShared() {
       const app = getApp()
       this.setData({

@@ -45,15 +45,6 @@ Component({
   },
 
   methods: {
-    onLoad() {
-      this.syncShared()
-      return this.load()
-    },
-
-    onShow() {
-      this.syncShared()
-    },
-
     onHide() {
       this.stopTimers()
     },

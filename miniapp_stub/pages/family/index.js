@@ -41,15 +41,6 @@ Component({
   },
 
   methods: {
-    onLoad() {
-      this.syncShared()
-      return this.load()
-    },
-
-    onShow() {
-      this.syncShared()
-    },
-
     async load() {
       try {
         const me = await api.account.me()

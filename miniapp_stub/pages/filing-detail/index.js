@@ -60,10 +60,6 @@ Component({
       return this.load()
     },
 
-    onShow() {
-      this.syncShared()
-    },
-
     async load() {
       try {
         const answer = await api.filings.get(this.data.filingId)

@@ -56,10 +56,6 @@ Component({
       return this.load()
     },
 
-    onShow() {
-      this.syncShared()
-    },
-
     async load() {
       try {
         const list = await api.filings.list(this.subjectPersonId())

@@ -34,10 +34,6 @@ Component({
       this.setData({ earliest: tomorrow, latest: fmt.addDays(tomorrow, 59) })
     },
 
-    onShow() {
-      this.syncShared()
-    },
-
     onPickDate(e) {
       const value = e.detail.value
       if (!value || this.data.dates.indexOf(value) >= 0) return

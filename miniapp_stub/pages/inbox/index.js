@@ -13,15 +13,6 @@ Component({
   },
 
   methods: {
-    onLoad() {
-      this.syncShared()
-      return this.load()
-    },
-
-    onShow() {
-      this.syncShared()
-    },
-
     async load() {
       try {
         const inbox = await api.account.inbox()

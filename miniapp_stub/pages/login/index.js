@@ -16,14 +16,6 @@ Component({
   },
 
   methods: {
-    onLoad() {
-      this.syncShared()
-    },
-
-    onShow() {
-      this.syncShared()
-    },
-
     async onWeChatLogin() {
       await this.guarded(async () => {
         let code

@@ -55,15 +55,6 @@ Component({
   },
 
   methods: {
-    onLoad() {
-      this.syncShared()
-      return this.load()
-    },
-
-    onShow() {
-      this.syncShared()
-    },
-
     acting() {
       return !!this.data.actingFor
     },

@@ -18,14 +18,6 @@ Component({
   },
 
   methods: {
-    onLoad() {
-      this.syncShared()
-    },
-
-    onShow() {
-      this.syncShared()
-    },
-
     async onRequestCode() {
       const idNumber = String(this.data.form.id_number || '').trim().toUpperCase()
       const name = String(this.data.form.name || '').trim()
